@@ -1,0 +1,241 @@
+# Copyright (c) passwordsecure.server contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The certificate kinds of a Password Secure server, one profile each.
+
+Everything that differs between kinds lives in ``KINDS``: how the certificate
+is named, what identifies it, whether it may be your own certificate and
+whether it travels with a database. Adding a kind is adding one entry.
+``docs/certificate-kinds.md`` explains each choice.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, NamedTuple
+
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import InvalidRequestError
+
+# The organisation attribute every generated certificate carries in its subject:
+# together with being self-signed, it marks a certificate as made by the server.
+GENERATED_ORGANIZATION = "Password Secure"
+
+# RFC 5280, 4.1.2.5: "no well-defined expiration date". These certificates are
+# never renewed and their expiry is never checked, so they say so.
+NO_EXPIRY = (9999, 12, 31, 23, 59, 59)
+
+IDENTITY_MAX_LENGTH = 255
+DEFAULT_KEY_SIZE = 3072
+KEY_SIZES = (2048, 3072, 4096)
+
+
+class KindProfile(NamedTuple):
+    name: str
+    label: str  # how messages name the kind
+    common_name: str  # subject CN, the same for every certificate of the kind
+    friendly_name: str  # the name the product's certificate manager shows; {identity} filled in
+    identity_name: str | None  # what the identity is ("the database's name"); None: one per server
+    own_certificate_allowed: bool  # may an administrator bring a certificate of their own?
+    travels_with_database: bool  # must it move when a database moves to another server?
+
+    @property
+    def singleton(self) -> bool:
+        return self.identity_name is None
+
+
+KINDS: dict[str, KindProfile] = {
+    profile.name: profile
+    for profile in (
+        KindProfile(
+            name="database",
+            label="database certificate",
+            common_name="psrDatabaseKey",
+            friendly_name="psrDatabaseKey ({identity})",
+            identity_name="the database's name",
+            own_certificate_allowed=False,
+            travels_with_database=True,
+        ),
+        KindProfile(
+            name="master_key",
+            label="master key certificate",
+            common_name="Active Directory Master Key",
+            friendly_name="Active Directory: Domain: {identity}",
+            identity_name="the Active Directory domain",
+            own_certificate_allowed=False,
+            travels_with_database=True,
+        ),
+        KindProfile(
+            name="discovery_service",
+            label="discovery service certificate",
+            common_name="Discovery Service",
+            friendly_name="Discovery Service: {identity}",
+            identity_name="the discovery service's name",
+            own_certificate_allowed=False,
+            travels_with_database=True,
+        ),
+        KindProfile(
+            name="password_reset",
+            label="Password Reset certificate",
+            common_name="Password Reset",
+            friendly_name="Password Reset: {identity}",
+            identity_name="the Password Reset's name",
+            own_certificate_allowed=False,
+            travels_with_database=True,
+        ),
+        KindProfile(
+            name="server_encryption",
+            label="server encryption certificate",
+            common_name="Password Secure Server Encryption Certificate",
+            friendly_name="Password Secure Server Encryption Certificate",
+            identity_name=None,
+            own_certificate_allowed=False,
+            travels_with_database=True,
+        ),
+    )
+}
+
+KIND_NAMES = tuple(KINDS)
+KIND_ORDER = {name: position for position, name in enumerate(KIND_NAMES)}
+
+_FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
+_DOMAIN_LABEL = re.compile(r"^[^\W_](?:[\w-]{0,61}[^\W_])?$", re.UNICODE)
+
+
+class CertRef(NamedTuple):
+    """A certificate asked for: its kind and its identity (None for one-per-server kinds)."""
+
+    kind: str
+    identity: str | None
+
+    def describe(self) -> str:
+        profile = KINDS[self.kind]
+        if self.identity is None:
+            return "the %s" % profile.label
+        return "the %s %r" % (profile.label, self.identity)
+
+    def sort_key(self) -> tuple[int, str]:
+        return KIND_ORDER.get(self.kind, len(KIND_ORDER)), self.identity or ""
+
+
+def profile_of(kind: Any, where: str = "kind") -> KindProfile:
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise InvalidRequestError(
+            "%s %r is not a certificate kind; use one of: %s" % (where, kind, ", ".join(KIND_NAMES))
+        )
+    return KINDS[kind]
+
+
+def check_identity(kind: str, identity: Any, where: str = "identity") -> str | None:
+    """Validate and normalise one identity for ``kind``; return it, or None for singletons.
+
+    Identities name things (databases, domains, services) in any language, so
+    letters of every script are welcome. What is refused could confuse a file
+    system, a log or a person: path separators, ``..``, control characters,
+    surrounding blanks, and names too long for the product. Text is normalised
+    to Unicode NFC so that one name has one spelling; Active Directory domains
+    are also lower-cased, since DNS compares them without case.
+    """
+    profile = profile_of(kind)
+    if profile.singleton:
+        if identity is None:
+            return None
+        raise InvalidRequestError(
+            "%s %r was given for the %s, which has no identity: a server has exactly one; "
+            "remove the identity" % (where, identity, profile.label)
+        )
+    if identity is None:
+        raise InvalidRequestError(
+            "%s is missing for a %s; give %s" % (where, profile.label, profile.identity_name)
+        )
+    if not isinstance(identity, str):
+        raise InvalidRequestError(
+            "%s %r for a %s is not text; give %s as a string"
+            % (where, identity, profile.label, profile.identity_name)
+        )
+    text = unicodedata.normalize("NFC", identity)
+    problem = _identity_problem(text)
+    if problem is None and kind == "master_key":
+        text = text.lower()
+        problem = _domain_problem(text)
+    if problem:
+        raise InvalidRequestError(
+            "%s %s for a %s %s; give %s%s"
+            % (
+                where,
+                _shown(identity),
+                profile.label,
+                problem,
+                profile.identity_name,
+                " as a DNS domain name such as corp.example.com" if kind == "master_key" else
+                " without it",
+            )
+        )
+    return text
+
+
+def _shown(text: str) -> str:
+    """Show an identity in a message without letting it forge lines or grow huge."""
+    shown = repr(text)
+    if len(shown) > 80:
+        shown = shown[:60] + "..." + shown[-15:]
+    return shown
+
+
+def _identity_problem(text: str) -> str | None:
+    if text == "":
+        return "is empty"
+    if len(text) > IDENTITY_MAX_LENGTH:
+        return "is %d characters long, over the limit of %d" % (len(text), IDENTITY_MAX_LENGTH)
+    if "\x00" in text:
+        return "holds a NUL character"
+    for char in text:
+        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+            return "holds the control character U+%04X" % ord(char)
+    if "/" in text or "\\" in text:
+        return "holds a path separator ('/' or '\\')"
+    if ".." in text:
+        return "holds '..'"
+    if text != text.strip():
+        return "starts or ends with white space"
+    return None
+
+
+def _domain_problem(domain: str) -> str | None:
+    labels = domain.split(".")
+    if len(domain) > 253:
+        return "is longer than the 253 characters of a DNS name"
+    for label in labels:
+        if not _DOMAIN_LABEL.match(label):
+            return "has the label %r, which is not a DNS label (letters, digits, inner hyphens)" % label
+    return None
+
+
+def check_refs(items: list[dict[str, Any]], where: str = "certificates") -> list[CertRef]:
+    """Validate a list of ``{kind, identity}``; refuse duplicates (after normalisation)."""
+    refs: list[CertRef] = []
+    seen: dict[CertRef, int] = {}
+    for position, item in enumerate(items):
+        place = "%s[%d]" % (where, position)
+        if not isinstance(item, dict):
+            raise InvalidRequestError(
+                "%s is %r, not a dictionary; write each certificate as {kind: ..., identity: ...}"
+                % (place, item)
+            )
+        unknown = sorted(set(item) - {"kind", "identity"})
+        if unknown:
+            raise InvalidRequestError(
+                "%s has the unknown key(s) %s; a certificate is given by kind and identity only "
+                "(these certificates are generated by the server, never brought from outside)"
+                % (place, ", ".join(unknown))
+            )
+        kind = item.get("kind")
+        profile_of(kind, where=place + ".kind")
+        ref = CertRef(kind, check_identity(kind, item.get("identity"), where=place + ".identity"))
+        if ref in seen:
+            raise InvalidRequestError(
+                "%s asks again for %s, already asked for in %s[%d]; list each certificate once"
+                % (place, ref.describe(), where, seen[ref])
+            )
+        seen[ref] = position
+        refs.append(ref)
+    return refs

@@ -1,0 +1,241 @@
+# Copyright (c) passwordsecure.server contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the ``certificate`` and ``certificate_info`` modules do, without Ansible.
+
+``ensure()`` plans against a read of the store, returns at once when there is
+nothing to do (a rerun parses no key and takes no write lock), and otherwise
+plans again under the store's exclusive lock and applies the plan. Check mode
+runs the same planning and stops before the first write, so it reports
+exactly what a real run would change.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from ansible_collections.passwordsecure.server.plugins.module_utils import crypto, store
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import InvalidRequestError
+from ansible_collections.passwordsecure.server.plugins.module_utils.generate import (
+    friendly_name_for,
+    generate_many,
+    subject_text,
+)
+from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import (
+    DEFAULT_KEY_SIZE,
+    KEY_SIZES,
+    KIND_NAMES,
+    NO_EXPIRY,
+    CertRef,
+    check_identity,
+    check_refs,
+    profile_of,
+)
+
+PUBLIC_FIELDS = (
+    "kind",
+    "identity",
+    "friendly_name",
+    "subject",
+    "thumbprint",
+    "sha256",
+    "serial_number",
+    "not_before",
+    "not_after",
+    "key_type",
+    "key_size",
+    "origin",
+)
+
+
+def public_facts(record: dict) -> dict:
+    """An index record without its file bookkeeping: what results may show."""
+    return {field: record.get(field) for field in PUBLIC_FIELDS}
+
+
+def planned_facts(ref: CertRef, key_size: int) -> dict:
+    """What check mode can tell of a certificate that a real run would generate."""
+    facts = dict.fromkeys(PUBLIC_FIELDS)
+    facts.update(
+        kind=ref.kind,
+        identity=ref.identity,
+        friendly_name=friendly_name_for(ref),
+        subject=subject_text(ref),
+        not_after=crypto.iso(datetime.datetime(*NO_EXPIRY, tzinfo=crypto.UTC)),
+        key_type="RSA",
+        key_size=key_size,
+        origin="generated",
+    )
+    return facts
+
+
+def diff_line(facts: dict) -> str:
+    return "%s %s thumbprint=%s subject=%s not_after=%s" % (
+        facts["kind"],
+        facts["identity"] if facts["identity"] is not None else "-",
+        facts["thumbprint"] or "(generated when applied)",
+        facts["subject"],
+        facts["not_after"],
+    )
+
+
+def _listing(records: dict[CertRef, dict]) -> str:
+    return "".join(diff_line(records[ref]) + "\n" for ref in sorted(records, key=CertRef.sort_key))
+
+
+def requested_refs(
+    *, certificates: list | None, kind: str | None, identity: str | None
+) -> list[CertRef]:
+    if certificates is not None and (kind is not None or identity is not None):
+        raise InvalidRequestError(
+            "certificates and kind/identity were both given; give either the list certificates or "
+            "one certificate as kind and identity"
+        )
+    if certificates is None:
+        if kind is None:
+            if identity is not None:
+                raise InvalidRequestError("identity %r was given without kind; give kind too" % identity)
+            return []
+        return check_refs([{"kind": kind, "identity": identity}], where="the certificate")
+    return check_refs(certificates)
+
+
+def _exclusive_kinds(refs: list[CertRef], exclusive_kinds: list | None) -> set[str]:
+    if exclusive_kinds is None:
+        return {ref.kind for ref in refs}
+    for position, kind in enumerate(exclusive_kinds):
+        profile_of(kind, where="exclusive_kinds[%d]" % position)
+    return set(exclusive_kinds)
+
+
+def _plan(index: store.Index, refs, state, exclusive_kinds, owner):
+    if state == "present":
+        create = [ref for ref in refs if ref not in index.records]
+        wanted = set(refs)
+        remove = [ref for ref in index.sorted_refs() if ref.kind in exclusive_kinds and ref not in wanted]
+    else:
+        create = []
+        remove = [ref for ref in refs if ref in index.records]
+    drift = store.attribute_drift(index, owner)
+    return create, remove, drift
+
+
+def ensure(
+    store_path: str,
+    *,
+    refs: list[CertRef],
+    state: str = "present",
+    exclusive: bool = False,
+    exclusive_kinds: list | None = None,
+    key_size: int = DEFAULT_KEY_SIZE,
+    store_password: str | None = None,
+    owner: tuple[int, int] = (-1, -1),
+    check_mode: bool = False,
+    want_diff: bool = False,
+) -> dict[str, Any]:
+    """Ensure ``refs`` are present (or absent) in the store at ``store_path``."""
+    if state not in ("present", "absent"):
+        raise InvalidRequestError("state %r is not present or absent" % state)
+    if key_size not in KEY_SIZES:
+        raise InvalidRequestError(
+            "key_size %r is not supported; use one of %s" % (key_size, ", ".join(map(str, KEY_SIZES)))
+        )
+    if exclusive and state != "present":
+        raise InvalidRequestError("exclusive applies to state=present only; remove exclusive or use state=present")
+    if exclusive_kinds is not None and not exclusive:
+        raise InvalidRequestError("exclusive_kinds was given without exclusive=true; set exclusive: true")
+    kinds = _exclusive_kinds(refs, exclusive_kinds) if exclusive else set()
+
+    index = store.load(store_path)
+    create, remove, drift = _plan(index, refs, state, kinds, owner)
+    passphrase, protection = store.key_passphrase(index, store_password, writes_keys=bool(create))
+    before = dict(index.records)
+    created: dict[CertRef, dict] = {}
+
+    if (create or remove or drift) and not check_mode:
+        with store.transaction(store_path, owner) as writer:
+            index = writer.index  # planned again under the lock: another run may have written
+            create, remove, drift = _plan(index, refs, state, kinds, owner)
+            before = dict(index.records)
+            if index.key_protection != protection or (create and passphrase is None and protection):
+                passphrase, protection = store.key_passphrase(index, store_password, writes_keys=bool(create))
+            if create or remove:
+                if create and index.key_protection is None and protection is not None:
+                    writer.set_key_protection(protection)
+                for made in generate_many(create, key_size=key_size, key_passphrase=passphrase):
+                    created[made.ref] = writer.add(made.ref, made.facts, made.certificate_pem, made.private_key_pem)
+                for ref in remove:
+                    writer.remove(ref)
+                writer.commit()
+            writer.fix_attributes()
+        after = dict(index.records)
+    else:
+        after = {ref: record for ref, record in before.items() if ref not in set(remove)}
+        after.update({ref: planned_facts(ref, key_size) for ref in create})
+
+    changed = bool(create or remove or drift)
+    removed_set = set(remove)
+    results = []
+    for ref in refs:
+        if state == "present":
+            record = created.get(ref) or after.get(ref) or planned_facts(ref, key_size)
+            facts = dict(public_facts(record), state="present", changed=ref in create)
+        else:
+            facts = public_facts(before[ref]) if ref in before else planned_facts(ref, key_size)
+            if ref not in before:
+                facts.update(friendly_name=None, key_size=None, not_after=None, key_type=None, origin=None)
+            facts.update(state="absent", changed=ref in removed_set)
+        results.append(facts)
+    extra_removed = [
+        dict(public_facts(before[ref]), state="absent", changed=True) for ref in remove if ref not in set(refs)
+    ]
+    result: dict[str, Any] = {
+        "changed": changed,
+        "certificates": results,
+        "removed": extra_removed,
+        "store_path": store_path,
+        "attributes_fixed": drift,
+    }
+    if want_diff:
+        result["diff"] = {
+            "before": _listing(before),
+            "after": _listing(after),
+            "before_header": "%s (before)" % store_path,
+            "after_header": "%s (after)" % store_path,
+        }
+    return result
+
+
+def info(store_path: str, *, kind: str | None = None, identity: str | None = None,
+         now: datetime.datetime | None = None) -> dict[str, Any]:
+    """List the store's entries, filtered by kind and identity. Parses no key."""
+    if kind is not None:
+        profile_of(kind)
+        if identity is not None:
+            identity = check_identity(kind, identity)
+    elif identity is not None:
+        raise InvalidRequestError("identity %r was given without kind; give kind too" % identity)
+    index = store.load(store_path)
+    moment = crypto.iso(now or datetime.datetime.now(crypto.UTC))
+    listed = []
+    for ref in index.sorted_refs():
+        if kind is not None and ref.kind != kind:
+            continue
+        if identity is not None and ref.identity != identity:
+            continue
+        record = index.records[ref]
+        facts = public_facts(record)
+        facts["expired"] = record["not_after"] < moment  # ISO 8601 in UTC sorts as time does
+        facts["has_private_key"] = bool(record["has_private_key"])
+        listed.append(facts)
+    counts = dict.fromkeys(KIND_NAMES, 0)
+    for ref in index.records:
+        counts[ref.kind] += 1
+    return {
+        "changed": False,
+        "store_path": store_path,
+        "store_exists": index.exists,
+        "keys_encrypted": index.key_protection is not None,
+        "counts": counts,
+        "certificates": listed,
+    }

@@ -1,0 +1,485 @@
+# Copyright (c) passwordsecure.server contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A Password Secure server's certificate store on disk.
+
+Layout (``docs/store-format.md`` is the full description)::
+
+    <store>/            0700
+      index.json        0600  what the store holds; read without touching a key
+      .lock             0600  flock(2): writers exclusive, readers shared
+      entries/          0700
+        <sha256>.pem    0600  one certificate and its private key, named by the
+                              SHA-256 of the file's own content
+
+Crash safety: every file is written to a temp file in its folder, fsynced and
+renamed over its name, and the folder is fsynced. A change writes its new entry
+files first, then the index, and removes the entry files it dropped last, so a
+process killed at any instant leaves an index whose every entry is complete.
+Files a killed writer left behind (temp files, entry files no index names) are
+invisible to readers and removed by the next writer.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import re
+import stat
+import tempfile
+from contextlib import contextmanager, suppress
+from typing import Iterator
+
+from ansible_collections.passwordsecure.server.plugins.module_utils import crypto
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
+    InvalidRequestError,
+    StoreDamagedError,
+    StoreError,
+    StorePasswordError,
+)
+from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import (
+    KINDS,
+    CertRef,
+    check_identity,
+)
+
+FORMAT = "passwordsecure.server/store"
+VERSION = 1
+INDEX_NAME = "index.json"
+LOCK_NAME = ".lock"
+ENTRIES_DIR = "entries"
+TEMP_PREFIX = ".tmp-"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+_ENTRY_FILE = re.compile(r"^entries/[0-9a-f]{64}\.pem$")
+_ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.pem$")
+RECORD_FIELDS = (
+    "kind",
+    "identity",
+    "friendly_name",
+    "subject",
+    "thumbprint",
+    "sha256",
+    "serial_number",
+    "not_before",
+    "not_after",
+    "key_type",
+    "key_size",
+    "origin",
+    "file",
+    "file_sha256",
+    "has_private_key",
+)
+
+# Store-password stretching: run once per task, then each key's PKCS#8 PBES2
+# encryption uses the stretched value as its passphrase (docs/store-format.md).
+KDF_ITERATIONS = 600_000
+_VERIFIER_LABEL = b"passwordsecure.server store password verifier"
+
+
+class Index:
+    """What a store holds, as its index says (after verification against the files)."""
+
+    def __init__(self, path: str, exists: bool, records: dict[CertRef, dict], key_protection: dict | None):
+        self.path = path
+        self.exists = exists
+        self.records = records
+        self.key_protection = key_protection
+
+    def sorted_refs(self) -> list[CertRef]:
+        return sorted(self.records, key=CertRef.sort_key)
+
+    def to_json(self) -> bytes:
+        document = {
+            "format": FORMAT,
+            "version": VERSION,
+            "key_protection": self.key_protection,
+            "entries": [self.records[ref] for ref in self.sorted_refs()],
+        }
+        return (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _where(path: str) -> str:
+    return "the certificate store at %s" % path
+
+
+def inspect_path(path: str) -> bool:
+    """Check that ``path`` can be a store; return whether it exists as one (has an index)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StoreError("cannot look at store_path %s: %s; check the path and its parents' permissions"
+                         % (path, exc.strerror or exc)) from exc
+    if not stat.S_ISDIR(st.st_mode):
+        raise InvalidRequestError(
+            "store_path %s is not a directory; give the path of a directory for the store "
+            "(it is created when missing)" % path
+        )
+    if os.path.exists(os.path.join(path, INDEX_NAME)):
+        return True
+    try:
+        names = set(os.listdir(path))
+    except OSError as exc:
+        raise StoreError("cannot list store_path %s: %s; run as a user that may read it (become: true)"
+                         % (path, exc.strerror or exc)) from exc
+    foreign = sorted(n for n in names - {LOCK_NAME, ENTRIES_DIR} if not n.startswith(TEMP_PREFIX))
+    if foreign:
+        raise InvalidRequestError(
+            "store_path %s is a directory that holds other files (%s) but no store index; "
+            "give an empty or new directory for the store" % (path, ", ".join(foreign[:5]))
+        )
+    return False
+
+
+def _damaged(path: str, what: str) -> StoreDamagedError:
+    return StoreDamagedError(
+        "%s is damaged: %s. Nothing was changed. Restore the store (or the file named) from a backup; "
+        "this collection never repairs a store by dropping entries" % (_where(path), what)
+    )
+
+
+def _read_index_document(path: str) -> dict:
+    index_path = os.path.join(path, INDEX_NAME)
+    try:
+        with open(index_path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise StoreError("cannot read %s: %s; run as a user that may read the store (become: true)"
+                         % (index_path, exc.strerror or exc)) from exc
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _damaged(path, "%s is not valid JSON (%s)" % (INDEX_NAME, exc)) from exc
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise _damaged(path, "%s is not an index of this collection's store format" % INDEX_NAME)
+    if document.get("version") != VERSION:
+        raise StoreError(
+            "%s has format version %r, and this collection reads version %d; use the collection "
+            "version that wrote it, or a newer one" % (_where(path), document.get("version"), VERSION)
+        )
+    if not isinstance(document.get("entries"), list):
+        raise _damaged(path, "%s has no list of entries" % INDEX_NAME)
+    protection = document.get("key_protection")
+    if protection is not None and not (
+        isinstance(protection, dict) and {"iterations", "salt", "verifier"} <= set(protection)
+    ):
+        raise _damaged(path, "the key_protection record of %s is incomplete" % INDEX_NAME)
+    return document
+
+
+def _check_record(path: str, position: int, record: object) -> CertRef:
+    if not isinstance(record, dict) or not set(RECORD_FIELDS) <= set(record):
+        missing = sorted(set(RECORD_FIELDS) - set(record)) if isinstance(record, dict) else ["all"]
+        raise _damaged(path, "entry %d of %s lacks the field(s) %s" % (position, INDEX_NAME, ", ".join(missing)))
+    kind = record["kind"]
+    if kind not in KINDS:
+        raise _damaged(path, "entry %d of %s has the unknown kind %r" % (position, INDEX_NAME, kind))
+    try:
+        identity = check_identity(kind, record["identity"])
+    except InvalidRequestError as exc:
+        raise _damaged(path, "entry %d of %s has an invalid identity (%s)" % (position, INDEX_NAME, exc)) from exc
+    if identity != record["identity"]:
+        raise _damaged(path, "entry %d of %s has an identity not in normal form" % (position, INDEX_NAME))
+    if not isinstance(record["file"], str) or not _ENTRY_FILE.match(record["file"]):
+        raise _damaged(path, "entry %d of %s names the file %r, outside the store's entries"
+                       % (position, INDEX_NAME, record["file"]))
+    return CertRef(kind, identity)
+
+
+def load(path: str, *, verify_files: bool = True, _locked: bool = False) -> Index:
+    """Read and verify a store's index. A missing store reads as an empty one.
+
+    With ``verify_files`` every entry file must exist and hash to the SHA-256
+    the index records for it: a reader never trusts an index that disagrees
+    with the files. No private key is parsed or decrypted.
+    """
+    if not inspect_path(path):
+        return Index(path, False, {}, None)
+    with _no_lock() if _locked else _lock(path, exclusive=False):
+        document = _read_index_document(path)
+        records: dict[CertRef, dict] = {}
+        files: dict[str, CertRef] = {}
+        for position, record in enumerate(document["entries"]):
+            ref = _check_record(path, position, record)
+            if ref in records:
+                raise _damaged(path, "%s lists %s twice" % (INDEX_NAME, ref.describe()))
+            if record["file"] in files:
+                raise _damaged(path, "%s names the file %s for two entries" % (INDEX_NAME, record["file"]))
+            records[ref] = record
+            files[record["file"]] = ref
+        if verify_files:
+            for ref, record in records.items():
+                _verify_entry_file(path, ref, record)
+    return Index(path, True, records, document.get("key_protection"))
+
+
+def _verify_entry_file(path: str, ref: CertRef, record: dict) -> bytes:
+    file_path = os.path.join(path, record["file"])
+    try:
+        with open(file_path, "rb") as handle:
+            content = handle.read()
+    except FileNotFoundError:
+        raise _damaged(path, "the file %s of %s is missing" % (record["file"], ref.describe())) from None
+    except OSError as exc:
+        raise StoreError("cannot read %s (%s): %s; run as a user that may read the store (become: true)"
+                         % (file_path, ref.describe(), exc.strerror or exc)) from exc
+    if hashlib.sha256(content).hexdigest() != record["file_sha256"]:
+        raise _damaged(path, "the file %s of %s does not hold what the index records for it"
+                       % (record["file"], ref.describe()))
+    return content
+
+
+def read_entry(index: Index, ref: CertRef) -> bytes:
+    """The verified PEM content (certificate, then private key) of one entry."""
+    return _verify_entry_file(index.path, ref, index.records[ref])
+
+
+# --------------------------------------------------------------------------- locking
+
+
+@contextmanager
+def _no_lock() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def _lock(path: str, *, exclusive: bool) -> Iterator[None]:
+    lock_path = os.path.join(path, LOCK_NAME)
+    try:
+        if exclusive:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        else:
+            fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if exclusive:
+            raise
+        yield  # a store written by nothing yet has no lock file: nobody to wait for
+        return
+    except PermissionError:
+        if exclusive:
+            raise StoreError("cannot lock %s: permission denied; run as a user that may write the store "
+                             "(become: true)" % _where(path)) from None
+        yield  # a reader who may not open the lock file still reads renamed-in, complete files
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+# --------------------------------------------------------------------------- key protection
+
+
+def _stretch(password: str, salt: bytes, iterations: int) -> bytes:
+    kdf = crypto.PBKDF2HMAC(algorithm=crypto.hashes.SHA256(), length=32, salt=salt, iterations=iterations)
+    return kdf.derive(password.encode("utf-8"))
+
+
+def _verifier(stretched: bytes) -> str:
+    return base64.b64encode(hmac.new(stretched, _VERIFIER_LABEL, hashlib.sha256).digest()).decode("ascii")
+
+
+def key_passphrase(index: Index, password: str | None, *, writes_keys: bool) -> tuple[bytes | None, dict | None]:
+    """Check ``password`` against the store; return (PKCS#8 passphrase, key_protection record).
+
+    Raises StorePasswordError when the password is wrong, missing where keys
+    are to be written to an encrypted store, or given for a store that keeps
+    its keys unencrypted. A new (or still empty) store takes the password.
+    """
+    protection = index.key_protection
+    if protection is None:
+        if password is None:
+            return None, None
+        if index.records:
+            raise StorePasswordError(
+                "store_password was given, but %s keeps its private keys unencrypted (it was created "
+                "without one); omit store_password, or move the certificates to a new store with it"
+                % _where(index.path)
+            )
+        salt = os.urandom(16)
+        stretched = _stretch(password, salt, KDF_ITERATIONS)
+        protection = {
+            "scheme": "pbkdf2-hmac-sha256+pkcs8",
+            "iterations": KDF_ITERATIONS,
+            "salt": base64.b64encode(salt).decode("ascii"),
+            "verifier": _verifier(stretched),
+        }
+        return stretched.hex().encode("ascii"), protection
+    if password is None:
+        if writes_keys:
+            raise StorePasswordError(
+                "%s encrypts its private keys, and new keys are to be written; give store_password"
+                % _where(index.path)
+            )
+        return None, protection
+    try:
+        salt = base64.b64decode(protection["salt"], validate=True)
+        iterations = int(protection["iterations"])
+    except (ValueError, TypeError) as exc:
+        raise _damaged(index.path, "the key_protection record of %s is unreadable" % INDEX_NAME) from exc
+    stretched = _stretch(password, salt, iterations)
+    if not hmac.compare_digest(_verifier(stretched), str(protection["verifier"])):
+        raise StorePasswordError(
+            "store_password is not the password of %s; give the password the store was created with"
+            % _where(index.path)
+        )
+    return stretched.hex().encode("ascii"), protection
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(directory: str, name: str, data: bytes, owner: tuple[int, int]) -> None:
+    fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)  # created 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if owner != (-1, -1):
+                os.fchown(handle.fileno(), *owner)
+            os.fsync(handle.fileno())
+        os.replace(temp, os.path.join(directory, name))
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _ensure_dir(path: str, owner: tuple[int, int]) -> None:
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        pass
+    else:
+        if owner != (-1, -1):
+            os.chown(path, *owner)
+
+
+def attribute_drift(index: Index, owner: tuple[int, int]) -> list[str]:
+    """The store's paths whose mode or owner is not what it must be (0700 folders, 0600 files)."""
+    if not index.exists:
+        return []
+    wanted = [(index.path, DIR_MODE), (os.path.join(index.path, ENTRIES_DIR), DIR_MODE),
+              (os.path.join(index.path, INDEX_NAME), FILE_MODE), (os.path.join(index.path, LOCK_NAME), FILE_MODE)]
+    wanted += [(os.path.join(index.path, record["file"]), FILE_MODE) for record in index.records.values()]
+    drift = []
+    for path, mode in wanted:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_IMODE(st.st_mode) != mode or (owner[0] != -1 and st.st_uid != owner[0]) or (
+            owner[1] != -1 and st.st_gid != owner[1]
+        ):
+            drift.append(path)
+    return drift
+
+
+class Writer:
+    """A change to a store, made under its exclusive lock. Use ``transaction()``."""
+
+    def __init__(self, path: str, owner: tuple[int, int]):
+        self.path = path
+        self.owner = owner
+        self.index = load(path, _locked=True)
+        self._written: list[str] = []
+        self._dropped: list[str] = []
+
+    def add(self, ref: CertRef, facts: dict, certificate_pem: bytes, private_key_pem: bytes) -> dict:
+        if ref in self.index.records:
+            raise StoreError("%s already holds %s" % (_where(self.path), ref.describe()))
+        content = certificate_pem + private_key_pem
+        digest = hashlib.sha256(content).hexdigest()
+        name = "%s.pem" % digest
+        _atomic_write(os.path.join(self.path, ENTRIES_DIR), name, content, self.owner)
+        record = dict(facts, file="%s/%s" % (ENTRIES_DIR, name), file_sha256=digest, has_private_key=True)
+        self.index.records[ref] = record
+        self._written.append(record["file"])
+        return record
+
+    def remove(self, ref: CertRef) -> dict:
+        record = self.index.records.pop(ref)
+        self._dropped.append(record["file"])
+        return record
+
+    def set_key_protection(self, protection: dict | None) -> None:
+        self.index.key_protection = protection
+
+    def commit(self) -> None:
+        entries = os.path.join(self.path, ENTRIES_DIR)
+        if self._written:
+            _fsync_dir(entries)
+        _atomic_write(self.path, INDEX_NAME, self.index.to_json(), self.owner)
+        _fsync_dir(self.path)
+        for name in self._dropped:
+            with suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.path, name))
+        if self._dropped:
+            _fsync_dir(entries)
+        self.index.exists = True
+        self._written, self._dropped = [], []
+
+    def fix_attributes(self) -> None:
+        for path in attribute_drift(self.index, self.owner):
+            os.chmod(path, DIR_MODE if os.path.isdir(path) else FILE_MODE)
+            if self.owner != (-1, -1):
+                os.chown(path, *self.owner)
+
+    def collect_garbage(self) -> None:
+        """Remove what a killed writer left: temp files, and entry files no index names."""
+        named = {os.path.basename(record["file"]) for record in self.index.records.values()}
+        for folder in (self.path, os.path.join(self.path, ENTRIES_DIR)):
+            for name in os.listdir(folder):
+                leftover = name.startswith(TEMP_PREFIX) or (
+                    folder != self.path and _ENTRY_NAME.match(name) and name not in named
+                )
+                if leftover:
+                    os.unlink(os.path.join(folder, name))
+
+
+@contextmanager
+def transaction(path: str, owner: tuple[int, int] = (-1, -1)) -> Iterator[Writer]:
+    """Create the store if needed, lock it exclusively and yield a Writer on a fresh index.
+
+    Nothing is visible to readers until ``Writer.commit()`` renames the new
+    index into place; leaving the block without committing leaves the store as
+    it was (entry files written so far are removed by the next writer).
+    """
+    inspect_path(path)
+    try:
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, exist_ok=True)
+        _ensure_dir(path, owner)
+        _ensure_dir(os.path.join(path, ENTRIES_DIR), owner)
+        with _lock(path, exclusive=True):
+            writer = Writer(path, owner)
+            writer.collect_garbage()
+            yield writer
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise StoreError(
+                "cannot write %s: %s; run as a user that may write there (become: true) or choose "
+                "another store_path" % (_where(path), exc.strerror or exc)
+            ) from exc
+        if exc.errno == errno.ENOSPC:
+            raise StoreError("cannot write %s: the file system is full; free space and run again"
+                             % _where(path)) from exc
+        raise StoreError("cannot write %s: %s" % (_where(path), exc)) from exc

@@ -1,0 +1,128 @@
+#!/usr/bin/python
+# Copyright (c) passwordsecure.server contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: certificate_info
+short_description: Report the certificates a Password Secure server's certificate store holds
+version_added: 0.1.0
+description:
+  - Lists the certificates in a Password Secure server's certificate store, optionally filtered by kind and identity.
+  - Reads the store's index and checks every entry file against it; never parses, decrypts or returns a private key,
+    so listing a thousand certificates takes a fraction of a second.
+  - Expiry is reported as information only; the product never checks it.
+author:
+  - passwordsecure.server contributors
+extends_documentation_fragment:
+  - passwordsecure.server.store
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+options:
+  kind:
+    description:
+      - Only certificates of this kind.
+    type: str
+    choices: [database, master_key, discovery_service, password_reset, server_encryption]
+  identity:
+    description:
+      - Only the certificate with this identity; needs O(kind).
+    type: str
+notes:
+  - O(store_password) is not needed to list a store; when given, it is not checked.
+  - A store_path that does not exist reads as an empty store (RV(store_exists) is V(false)).
+seealso:
+  - module: passwordsecure.server.certificate
+"""
+
+EXAMPLES = r"""
+- name: What does this server hold?
+  passwordsecure.server.certificate_info:
+  register: psr_store
+
+- name: Show the thumbprint of the sales database's certificate
+  passwordsecure.server.certificate_info:
+    kind: database
+    identity: sales
+  register: psr_sales
+
+- name: Fail unless every database certificate is in place
+  ansible.builtin.assert:
+    that: psr_store.counts.database == psr_databases | length
+"""
+
+RETURN = r"""
+certificates:
+  description: The store's certificates that match the filters, sorted by kind and identity.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind: {description: The certificate kind., type: str, returned: always, sample: master_key}
+    identity: {description: The identity; V(null) for server_encryption., type: str, returned: always,
+               sample: corp.example.com}
+    friendly_name: {description: The name the product's certificate manager shows., type: str, returned: always,
+                    sample: "Active Directory: Domain: corp.example.com"}
+    subject: {description: The certificate's subject (RFC 4514)., type: str, returned: always}
+    thumbprint: {description: SHA-1 of the certificate's DER in upper-case hex., type: str, returned: always}
+    sha256: {description: SHA-256 fingerprint in upper-case hex., type: str, returned: always}
+    serial_number: {description: The serial number in upper-case hex., type: str, returned: always}
+    not_before: {description: Start of validity (ISO 8601 UTC)., type: str, returned: always}
+    not_after: {description: End of validity (ISO 8601 UTC)., type: str, returned: always,
+                sample: "9999-12-31T23:59:59Z"}
+    key_type: {description: The key algorithm., type: str, returned: always, sample: RSA}
+    key_size: {description: The key size in bits., type: int, returned: always, sample: 3072}
+    origin: {description: V(generated) for a certificate made by the server., type: str, returned: always}
+    expired: {description: Whether O(ignore:not_after) has passed. Information only; never acted on., type: bool,
+              returned: always}
+    has_private_key: {description: Whether the store holds the certificate's private key., type: bool,
+                      returned: always}
+counts:
+  description: How many certificates of each kind the whole store holds (filters not applied).
+  returned: always
+  type: dict
+  sample: {database: 2, master_key: 1, discovery_service: 1, password_reset: 1, server_encryption: 1}
+store_exists:
+  description: Whether the store directory holds a store.
+  returned: always
+  type: bool
+keys_encrypted:
+  description: Whether the store encrypts its private keys with a store password.
+  returned: always
+  type: bool
+store_path:
+  description: The store's directory.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.passwordsecure.server.plugins.module_utils.common import STORE_ARGS, argument_spec
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import PasswordSecureError
+from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import KIND_NAMES
+from ansible_collections.passwordsecure.server.plugins.module_utils.manage import info
+
+ARGUMENT_SPEC = argument_spec(
+    STORE_ARGS,
+    kind={"type": "str", "choices": list(KIND_NAMES)},
+    identity={"type": "str"},
+)
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_by={"identity": "kind"}, supports_check_mode=True)
+    try:
+        result = info(module.params["store_path"], kind=module.params["kind"], identity=module.params["identity"])
+    except PasswordSecureError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
