@@ -18,6 +18,17 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.errors impor
 
 MIN_CRYPTOGRAPHY_VERSION = (38, 0)
 
+# Re-exported: the rest of the collection imports cryptography's names from here.
+__all__ = [
+    "HAS_CRYPTOGRAPHY",
+    "PBKDF2HMAC",
+    "NameOID",
+    "hashes",
+    "rsa",
+    "serialization",
+    "x509",
+]
+
 try:
     import cryptography
     from cryptography import x509

@@ -134,10 +134,14 @@ def workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def generate_many(refs: Iterable[CertRef], **options) -> list[Generated]:
+def generate_many(refs: Iterable[CertRef], *, key_size: int, key_passphrase: bytes | None = None) -> list[Generated]:
     """Generate certificates for ``refs`` on every available core, in order."""
     refs = list(refs)
+
+    def one(ref: CertRef) -> Generated:
+        return generate(ref, key_size=key_size, key_passphrase=key_passphrase)
+
     if len(refs) < 2 or workers() == 1:
-        return [generate(ref, **options) for ref in refs]
+        return [one(ref) for ref in refs]
     with ThreadPoolExecutor(max_workers=workers()) as pool:
-        return list(pool.map(lambda ref: generate(ref, **options), refs))
+        return list(pool.map(one, refs))

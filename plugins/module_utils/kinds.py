@@ -98,7 +98,7 @@ KIND_NAMES = tuple(KINDS)
 KIND_ORDER = {name: position for position, name in enumerate(KIND_NAMES)}
 
 _FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
-_DOMAIN_LABEL = re.compile(r"^[^\W_](?:[\w-]{0,61}[^\W_])?$", re.UNICODE)
+_DOMAIN_LABEL = re.compile(r"^[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?$", re.UNICODE)
 
 
 class CertRef(NamedTuple):

@@ -18,7 +18,7 @@ description:
   - The subject, friendly name, key and validity of each kind are described in the collection's
     C(docs/certificate-kinds.md).
 author:
-  - passwordsecure.server contributors
+  - passwordsecure.server contributors (@passwordsecure)
 extends_documentation_fragment:
   - passwordsecure.server.store
   - passwordsecure.server.store_owner
@@ -137,47 +137,101 @@ RETURN = r"""
 certificates:
   description:
     - One item per certificate asked for, in the order asked.
-    - In check mode a certificate still to be generated has no O(ignore:thumbprint), O(ignore:sha256),
-      O(ignore:serial_number) or O(ignore:not_before) yet (V(null)).
+    - In check mode a certificate still to be generated has no thumbprint, sha256, serial_number or not_before yet
+      (V(null)).
   returned: always
   type: list
   elements: dict
   contains:
-    kind: {description: The certificate kind., type: str, returned: always, sample: database}
-    identity: {description: The identity, normalised (NFC; domains lower-cased). V(null) for server_encryption.,
-               type: str, returned: always, sample: sales}
-    friendly_name: {description: The name the product's certificate manager shows., type: str, returned: always,
-                    sample: psrDatabaseKey (sales)}
-    subject: {description: The certificate's subject (RFC 4514)., type: str, returned: always,
-              sample: "O=Password Secure,OU=sales,CN=psrDatabaseKey"}
-    thumbprint: {description: SHA-1 of the certificate's DER in upper-case hex, as Windows shows it., type: str,
-                 returned: always, sample: 3F2A9C0B6D4E8F1A2B3C4D5E6F708192A3B4C5D6}
-    sha256: {description: SHA-256 fingerprint of the certificate's DER in upper-case hex., type: str, returned: always}
-    serial_number: {description: The serial number in upper-case hex., type: str, returned: always}
-    not_before: {description: Start of validity (ISO 8601 UTC)., type: str, returned: always,
-                 sample: "2026-11-26T20:30:00Z"}
-    not_after: {description: End of validity (ISO 8601 UTC); V(9999-12-31T23:59:59Z) means it never expires.,
-                type: str, returned: always, sample: "9999-12-31T23:59:59Z"}
-    key_type: {description: The key algorithm., type: str, returned: always, sample: RSA}
-    key_size: {description: The key size in bits., type: int, returned: always, sample: 3072}
-    origin: {description: V(generated) for a certificate made by the server., type: str, returned: always,
-             sample: generated}
-    state: {description: V(present) or V(absent) after the task., type: str, returned: always, sample: present}
-    changed: {description: Whether this certificate was generated or removed., type: bool, returned: always}
+    kind:
+      description: The certificate kind.
+      type: str
+      returned: always
+      sample: database
+    identity:
+      description:
+        - The identity, normalised to Unicode NFC; Active Directory domains lower-cased.
+        - V(null) for the server encryption certificate.
+      type: str
+      returned: always
+      sample: sales
+    friendly_name:
+      description: The name the product's certificate manager shows.
+      type: str
+      returned: always
+      sample: psrDatabaseKey (sales)
+    subject:
+      description: The certificate's subject as an RFC 4514 string.
+      type: str
+      returned: always
+      sample: O=Password Secure,OU=sales,CN=psrDatabaseKey
+    thumbprint:
+      description: The SHA-1 of the certificate's DER in upper-case hex, as Windows shows it.
+      type: str
+      returned: always
+      sample: 3F2A9C0B6D4E8F1A2B3C4D5E6F708192A3B4C5D6
+    sha256:
+      description: The SHA-256 fingerprint of the certificate's DER in upper-case hex.
+      type: str
+      returned: always
+      sample: 0725420FA6FFB7449EB090C167421A51E9042C8247AECD560D32E73E436A98B8
+    serial_number:
+      description: The serial number in upper-case hex.
+      type: str
+      returned: always
+      sample: 5C5C6E97EED88E0DE49F0BC44A93864CC8467F19
+    not_before:
+      description: The start of validity, ISO 8601 in UTC.
+      type: str
+      returned: always
+      sample: "2026-11-26T20:30:00Z"
+    not_after:
+      description: The end of validity, ISO 8601 in UTC; V(9999-12-31T23:59:59Z) means it never expires (RFC 5280).
+      type: str
+      returned: always
+      sample: "9999-12-31T23:59:59Z"
+    key_type:
+      description: The key algorithm.
+      type: str
+      returned: always
+      sample: RSA
+    key_size:
+      description: The key size in bits.
+      type: int
+      returned: always
+      sample: 3072
+    origin:
+      description: V(generated) for a certificate made by the server.
+      type: str
+      returned: always
+      sample: generated
+    state:
+      description: V(present) or V(absent), after the task.
+      type: str
+      returned: always
+      sample: present
+    changed:
+      description: Whether this certificate was generated or removed.
+      type: bool
+      returned: always
+      sample: true
 removed:
-  description: Certificates removed by O(exclusive), which were not asked for; items as in RV(certificates).
+  description: The certificates removed by O(exclusive) that were not asked for; items as in RV(certificates).
   returned: always
   type: list
   elements: dict
+  sample: []
 attributes_fixed:
-  description: Store paths whose mode or owner was put right.
+  description: The store's paths whose mode or owner was put right.
   returned: always
   type: list
   elements: str
+  sample: []
 store_path:
   description: The store's directory.
   returned: always
   type: str
+  sample: /var/lib/passwordsecure/certificates
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -14,7 +14,7 @@ description:
     so listing a thousand certificates takes a fraction of a second.
   - Expiry is reported as information only; the product never checks it.
 author:
-  - passwordsecure.server contributors
+  - passwordsecure.server contributors (@passwordsecure)
 extends_documentation_fragment:
   - passwordsecure.server.store
 attributes:
@@ -23,6 +23,7 @@ attributes:
     description: Reads only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to show.
 options:
   kind:
     description:
@@ -63,27 +64,78 @@ certificates:
   type: list
   elements: dict
   contains:
-    kind: {description: The certificate kind., type: str, returned: always, sample: master_key}
-    identity: {description: The identity; V(null) for server_encryption., type: str, returned: always,
-               sample: corp.example.com}
-    friendly_name: {description: The name the product's certificate manager shows., type: str, returned: always,
-                    sample: "Active Directory: Domain: corp.example.com"}
-    subject: {description: The certificate's subject (RFC 4514)., type: str, returned: always}
-    thumbprint: {description: SHA-1 of the certificate's DER in upper-case hex., type: str, returned: always}
-    sha256: {description: SHA-256 fingerprint in upper-case hex., type: str, returned: always}
-    serial_number: {description: The serial number in upper-case hex., type: str, returned: always}
-    not_before: {description: Start of validity (ISO 8601 UTC)., type: str, returned: always}
-    not_after: {description: End of validity (ISO 8601 UTC)., type: str, returned: always,
-                sample: "9999-12-31T23:59:59Z"}
-    key_type: {description: The key algorithm., type: str, returned: always, sample: RSA}
-    key_size: {description: The key size in bits., type: int, returned: always, sample: 3072}
-    origin: {description: V(generated) for a certificate made by the server., type: str, returned: always}
-    expired: {description: Whether O(ignore:not_after) has passed. Information only; never acted on., type: bool,
-              returned: always}
-    has_private_key: {description: Whether the store holds the certificate's private key., type: bool,
-                      returned: always}
+    kind:
+      description: The certificate kind.
+      type: str
+      returned: always
+      sample: master_key
+    identity:
+      description: The identity; V(null) for the server encryption certificate.
+      type: str
+      returned: always
+      sample: corp.example.com
+    friendly_name:
+      description: The name the product's certificate manager shows.
+      type: str
+      returned: always
+      sample: "Active Directory: Domain: corp.example.com"
+    subject:
+      description: The certificate's subject as an RFC 4514 string.
+      type: str
+      returned: always
+      sample: O=Password Secure,OU=corp.example.com,CN=Active Directory Master Key
+    thumbprint:
+      description: The SHA-1 of the certificate's DER in upper-case hex, as Windows shows it.
+      type: str
+      returned: always
+      sample: E4B6A65817B9DBE693769725ED243C8F576B8219
+    sha256:
+      description: The SHA-256 fingerprint of the certificate's DER in upper-case hex.
+      type: str
+      returned: always
+      sample: 0725420FA6FFB7449EB090C167421A51E9042C8247AECD560D32E73E436A98B8
+    serial_number:
+      description: The serial number in upper-case hex.
+      type: str
+      returned: always
+      sample: 5C5C6E97EED88E0DE49F0BC44A93864CC8467F19
+    not_before:
+      description: The start of validity, ISO 8601 in UTC.
+      type: str
+      returned: always
+      sample: "2026-11-26T20:30:00Z"
+    not_after:
+      description: The end of validity, ISO 8601 in UTC.
+      type: str
+      returned: always
+      sample: "9999-12-31T23:59:59Z"
+    key_type:
+      description: The key algorithm.
+      type: str
+      returned: always
+      sample: RSA
+    key_size:
+      description: The key size in bits.
+      type: int
+      returned: always
+      sample: 3072
+    origin:
+      description: V(generated) for a certificate made by the server.
+      type: str
+      returned: always
+      sample: generated
+    expired:
+      description: Whether the end of validity has passed. Information only; the product never checks it.
+      type: bool
+      returned: always
+      sample: false
+    has_private_key:
+      description: Whether the store holds the certificate's private key.
+      type: bool
+      returned: always
+      sample: true
 counts:
-  description: How many certificates of each kind the whole store holds (filters not applied).
+  description: How many certificates of each kind the whole store holds (the filters do not apply).
   returned: always
   type: dict
   sample: {database: 2, master_key: 1, discovery_service: 1, password_reset: 1, server_encryption: 1}
@@ -91,14 +143,17 @@ store_exists:
   description: Whether the store directory holds a store.
   returned: always
   type: bool
+  sample: true
 keys_encrypted:
   description: Whether the store encrypts its private keys with a store password.
   returned: always
   type: bool
+  sample: false
 store_path:
   description: The store's directory.
   returned: always
   type: str
+  sample: /var/lib/passwordsecure/certificates
 """
 
 from ansible.module_utils.basic import AnsibleModule
