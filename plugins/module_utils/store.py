@@ -7,6 +7,7 @@ Layout (``docs/store-format.md`` is the full description)::
     <store>/            0700
       index.json        0600  what the store holds; read without touching a key
       .lock             0600  flock(2): writers exclusive, readers shared
+      journal.json      0600  only while a change is being written
       entries/          0700
         <sha256>.pem    0600  one certificate and its private key, named by the
                               SHA-256 of the file's own content
@@ -15,8 +16,9 @@ Crash safety: every file is written to a temp file in its folder, fsynced and
 renamed over its name, and the folder is fsynced. A change writes its new entry
 files first, then the index, and removes the entry files it dropped last, so a
 process killed at any instant leaves an index whose every entry is complete.
-Files a killed writer left behind (temp files, entry files no index names) are
-invisible to readers and removed by the next writer.
+Files a killed writer left behind (temp files, and the entry files its
+journal lists that no index names) are invisible to readers and removed by the
+next writer; nothing else is ever deleted.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import
 FORMAT = "passwordsecure.server/store"
 VERSION = 1
 INDEX_NAME = "index.json"
+JOURNAL_NAME = "journal.json"
 LOCK_NAME = ".lock"
 ENTRIES_DIR = "entries"
 TEMP_PREFIX = ".tmp-"
@@ -131,12 +134,20 @@ def inspect_path(path: str) -> bool:
     except OSError as exc:
         raise StoreError("cannot list store_path %s: %s; run as a user that may read it (become: true)"
                          % (path, exc.strerror or exc)) from exc
-    foreign = sorted(n for n in names - {LOCK_NAME, ENTRIES_DIR} if not n.startswith(TEMP_PREFIX))
+    foreign = sorted(n for n in names - {LOCK_NAME, ENTRIES_DIR, JOURNAL_NAME} if not n.startswith(TEMP_PREFIX))
     if foreign:
         raise InvalidRequestError(
             "store_path %s is a directory that holds other files (%s) but no store index; "
             "give an empty or new directory for the store" % (path, ", ".join(foreign[:5]))
         )
+    if ENTRIES_DIR in names and JOURNAL_NAME not in names:
+        try:
+            stray = [n for n in os.listdir(os.path.join(path, ENTRIES_DIR)) if not n.startswith(TEMP_PREFIX)]
+        except OSError:
+            stray = []
+        if stray:
+            raise _damaged(path, "%s is missing while entries/ holds %d file(s) (for example %s)"
+                           % (INDEX_NAME, len(stray), stray[0]))
     return False
 
 
@@ -394,14 +405,22 @@ def attribute_drift(index: Index, owner: tuple[int, int]) -> list[str]:
 
 
 class Writer:
-    """A change to a store, made under its exclusive lock. Use ``transaction()``."""
+    """A change to a store, made under its exclusive lock. Use ``transaction()``.
+
+    ``add`` and ``remove`` only plan; ``commit`` writes. Before the first entry
+    file it writes ``journal.json``, naming every file the change will write or
+    drop, so that the next writer removes exactly the leftovers of a killed
+    change and nothing else: a file no index names and no journal lists (say,
+    after an old index was restored by hand) is never deleted.
+    """
 
     def __init__(self, path: str, owner: tuple[int, int]):
         self.path = path
         self.owner = owner
         self.index = load(path, _locked=True)
-        self._written: list[str] = []
+        self._pending: dict[str, bytes] = {}  # entry file name -> content
         self._dropped: list[str] = []
+        self._protection_changed = False
 
     def add(self, ref: CertRef, facts: dict, certificate_pem: bytes, private_key_pem: bytes) -> dict:
         if ref in self.index.records:
@@ -409,33 +428,46 @@ class Writer:
         content = certificate_pem + private_key_pem
         digest = hashlib.sha256(content).hexdigest()
         name = "%s.pem" % digest
-        _atomic_write(os.path.join(self.path, ENTRIES_DIR), name, content, self.owner)
         record = dict(facts, file="%s/%s" % (ENTRIES_DIR, name), file_sha256=digest, has_private_key=True)
         self.index.records[ref] = record
-        self._written.append(record["file"])
+        self._pending[name] = content
         return record
 
     def remove(self, ref: CertRef) -> dict:
         record = self.index.records.pop(ref)
-        self._dropped.append(record["file"])
+        self._dropped.append(os.path.basename(record["file"]))
         return record
 
     def set_key_protection(self, protection: dict | None) -> None:
+        self._protection_changed = protection != self.index.key_protection
         self.index.key_protection = protection
 
+    @property
+    def dirty(self) -> bool:
+        return bool(self._pending or self._dropped or self._protection_changed or not self.index.exists)
+
     def commit(self) -> None:
+        """Make the change: journal, entry files, index (the moment it happens), drops, journal gone."""
         entries = os.path.join(self.path, ENTRIES_DIR)
-        if self._written:
+        journal = {"format": FORMAT, "written": sorted(self._pending), "dropped": sorted(self._dropped)}
+        if self._pending or self._dropped:
+            _atomic_write(self.path, JOURNAL_NAME, json.dumps(journal).encode("utf-8"), self.owner)
+            _fsync_dir(self.path)
+        for name, content in self._pending.items():
+            _atomic_write(entries, name, content, self.owner)
+        if self._pending:
             _fsync_dir(entries)
         _atomic_write(self.path, INDEX_NAME, self.index.to_json(), self.owner)
         _fsync_dir(self.path)
         for name in self._dropped:
             with suppress(FileNotFoundError):
-                os.unlink(os.path.join(self.path, name))
+                os.unlink(os.path.join(entries, name))
         if self._dropped:
             _fsync_dir(entries)
+        with suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.path, JOURNAL_NAME))
         self.index.exists = True
-        self._written, self._dropped = [], []
+        self._pending, self._dropped, self._protection_changed = {}, [], False
 
     def fix_attributes(self) -> None:
         for path in attribute_drift(self.index, self.owner):
@@ -444,15 +476,30 @@ class Writer:
                 os.chown(path, *self.owner)
 
     def collect_garbage(self) -> None:
-        """Remove what a killed writer left: temp files, and entry files no index names."""
+        """Remove what a killed writer left: temp files, and the entry files its journal lists that no index names."""
+        journal_path = os.path.join(self.path, JOURNAL_NAME)
         named = {os.path.basename(record["file"]) for record in self.index.records.values()}
-        for folder in (self.path, os.path.join(self.path, ENTRIES_DIR)):
+        try:
+            with open(journal_path, "rb") as handle:
+                journal = json.loads(handle.read().decode("utf-8"))
+            listed = [name for key in ("written", "dropped") for name in journal.get(key, [])]
+        except FileNotFoundError:
+            listed = []
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
+            raise _damaged(self.path, "%s is unreadable (%s)" % (JOURNAL_NAME, exc)) from exc
+        entries = os.path.join(self.path, ENTRIES_DIR)
+        for name in listed:
+            if isinstance(name, str) and _ENTRY_NAME.match(name) and name not in named:
+                with suppress(FileNotFoundError):
+                    os.unlink(os.path.join(entries, name))
+        for folder in (self.path, entries):
             for name in os.listdir(folder):
-                leftover = name.startswith(TEMP_PREFIX) or (
-                    folder != self.path and _ENTRY_NAME.match(name) and name not in named
-                )
-                if leftover:
+                if name.startswith(TEMP_PREFIX):
                     os.unlink(os.path.join(folder, name))
+        if listed:
+            _fsync_dir(entries)
+        with suppress(FileNotFoundError):
+            os.unlink(journal_path)
 
 
 @contextmanager
@@ -461,7 +508,7 @@ def transaction(path: str, owner: tuple[int, int] = (-1, -1)) -> Iterator[Writer
 
     Nothing is visible to readers until ``Writer.commit()`` renames the new
     index into place; leaving the block without committing leaves the store as
-    it was (entry files written so far are removed by the next writer).
+    it was.
     """
     inspect_path(path)
     try:
