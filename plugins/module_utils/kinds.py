@@ -98,6 +98,10 @@ KIND_NAMES = tuple(KINDS)
 KIND_ORDER = {name: position for position, name in enumerate(KIND_NAMES)}
 
 _FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
+# Bidirectional embeddings, overrides and isolates reorder how a line is shown and can make a log
+# or a listing lie ("Trojan Source"). Other format characters stay allowed: ZWNJ and ZWJ are part
+# of how Persian and Indic names are written.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _DOMAIN_LABEL = re.compile(r"^[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?$", re.UNICODE)
 
 
@@ -189,7 +193,7 @@ def _identity_problem(text: str) -> str | None:
     if "\x00" in text:
         return "holds a NUL character"
     for char in text:
-        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES or char in _BIDI_CONTROLS:
             return "holds the control character U+%04X" % ord(char)
     if "/" in text or "\\" in text:
         return "holds a path separator ('/' or '\\')"

@@ -96,7 +96,7 @@ def requested_refs(
             if identity is not None:
                 raise InvalidRequestError("identity %r was given without kind; give kind too" % identity)
             return []
-        return check_refs([{"kind": kind, "identity": identity}], where="the certificate")
+        return [CertRef(kind, check_identity(kind, identity))]  # messages name the options kind and identity
     return check_refs(certificates)
 
 
