@@ -3,7 +3,8 @@
 """What the ``certificate`` and ``certificate_info`` modules do, without Ansible.
 
 ``ensure()`` plans against a read of the store, returns at once when there is
-nothing to do (a rerun parses no key and takes no write lock), and otherwise
+nothing to do (a rerun parses no key and takes no write lock, unless a killed
+run left a journal: then it only removes that run's leftovers), and otherwise
 plans again under the store's exclusive lock and applies the plan. Check mode
 runs the same planning and stops before the first write, so it reports
 exactly what a real run would change.
@@ -17,6 +18,7 @@ from typing import Any
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto, store
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import InvalidRequestError
 from ansible_collections.passwordsecure.server.plugins.module_utils.generate import (
+    Generated,
     friendly_name_for,
     generate_many,
     subject_text,
@@ -152,18 +154,35 @@ def ensure(
     before = dict(index.records)
     created: dict[CertRef, dict] = {}
 
-    if (create or remove or drift) and not check_mode:
+    # Key generation, the expensive part, runs before the lock is taken, so that readers and other
+    # writers wait only for the files to be written, not for the primes to be found.
+    made_early: dict[CertRef, Generated] = {}
+    if create and not check_mode:
+        made_early = {made.ref: made for made in generate_many(create, key_size=key_size, key_passphrase=passphrase)}
+
+    # A killed run's leftovers (say, the key files of removed entries) are removed by the next writer,
+    # even when nothing else is to be done.
+    if (create or remove or drift or store.has_leftovers(store_path)) and not check_mode:
         with store.transaction(store_path, owner) as writer:
             index = writer.index  # planned again under the lock: another run may have written
             create, remove, drift = _plan(index, refs, state, kinds, owner)
             before = dict(index.records)
-            if index.key_protection != protection or (create and passphrase is None and protection):
-                passphrase, protection = store.key_passphrase(index, store_password, writes_keys=bool(create))
+            new_store = index.key_protection is None and not index.records
+            if (index.key_protection != protection and not new_store) or (
+                create and passphrase is None and index.key_protection is not None
+            ):
+                fresh_passphrase, protection = store.key_passphrase(index, store_password, writes_keys=bool(create))
+                if fresh_passphrase != passphrase:
+                    passphrase, made_early = fresh_passphrase, {}
             if create or remove:
                 if create and index.key_protection is None and protection is not None:
                     writer.set_key_protection(protection)
-                for made in generate_many(create, key_size=key_size, key_passphrase=passphrase):
-                    created[made.ref] = writer.add(made.ref, made.facts, made.certificate_pem, made.private_key_pem)
+                late = [ref for ref in create if ref not in made_early]
+                made_early.update((made.ref, made) for made in generate_many(
+                    late, key_size=key_size, key_passphrase=passphrase))
+                for ref in create:
+                    made = made_early[ref]
+                    created[ref] = writer.add(ref, made.facts, made.certificate_pem, made.private_key_pem)
                 for ref in remove:
                     writer.remove(ref)
                 writer.commit()

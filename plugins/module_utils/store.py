@@ -134,6 +134,8 @@ def inspect_path(path: str) -> bool:
     except OSError as exc:
         raise StoreError("cannot list store_path %s: %s; run as a user that may read it (become: true)"
                          % (path, exc.strerror or exc)) from exc
+    if INDEX_NAME in names:
+        return True  # a first writer committed between the two looks; it is a store, not a foreign folder
     foreign = sorted(n for n in names - {LOCK_NAME, ENTRIES_DIR, JOURNAL_NAME} if not n.startswith(TEMP_PREFIX))
     if foreign:
         raise InvalidRequestError(
@@ -145,10 +147,18 @@ def inspect_path(path: str) -> bool:
             stray = [n for n in os.listdir(os.path.join(path, ENTRIES_DIR)) if not n.startswith(TEMP_PREFIX)]
         except OSError:
             stray = []
-        if stray:
+        # Unlocked, this can race a first writer (journal, files, index, journal gone): look again.
+        if stray and not os.path.exists(os.path.join(path, JOURNAL_NAME)):
+            if os.path.exists(os.path.join(path, INDEX_NAME)):
+                return True
             raise _damaged(path, "%s is missing while entries/ holds %d file(s) (for example %s)"
                            % (INDEX_NAME, len(stray), stray[0]))
     return False
+
+
+def has_leftovers(path: str) -> bool:
+    """Whether a killed writer left a journal: files the next writer removes (maybe keys of removed entries)."""
+    return os.path.exists(os.path.join(path, JOURNAL_NAME))
 
 
 def _damaged(path: str, what: str) -> StoreDamagedError:
