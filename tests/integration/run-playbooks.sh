@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Copyright (c) passwordsecure.server contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Run the integration targets with plain ansible-playbook against localhost
+# (local connection), then the secret scan. The same targets also run under
+# `ansible-test integration --local`; this script needs no ansible-test.
+#
+# Usage: tests/integration/run-playbooks.sh [TARGET...]
+#   default: every target but setup_*/prepare_*, then secret-scan.sh; name secret-scan to run just that.
+#
+# Environment:
+#   ANSIBLE_PYTHON_INTERPRETER  the Python that runs the modules on localhost
+#                               (default: /tmp/venv/bin/python if it exists, else python3).
+#                               Run once with the venv's Python and once with /usr/bin/python3
+#                               (Debian's cryptography 38).
+#   COLLECTIONS_ROOT            the folder holding ansible_collections/ (default /tmp/coll); when
+#                               ansible_collections/passwordsecure/server is missing there, it is
+#                               created as a symlink to this repository.
+#   ANSIBLE_PLAYBOOK            the ansible-playbook to run (default: from PATH, else /tmp/venv/bin).
+#   VERBOSITY                   extra ansible-playbook flags, for example -vvv (default none).
+#
+# Prints one line per target with its time, then "N passed, M failed"; exits non-zero on any failure.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+targets_dir="$here/targets"
+
+COLLECTIONS_ROOT=${COLLECTIONS_ROOT:-/tmp/coll}
+if [ -z "${ANSIBLE_PYTHON_INTERPRETER:-}" ]; then
+    if [ -x /tmp/venv/bin/python ]; then ANSIBLE_PYTHON_INTERPRETER=/tmp/venv/bin/python; else ANSIBLE_PYTHON_INTERPRETER=$(command -v python3); fi
+fi
+if [ -z "${ANSIBLE_PLAYBOOK:-}" ]; then
+    ANSIBLE_PLAYBOOK=$(command -v ansible-playbook || echo /tmp/venv/bin/ansible-playbook)
+fi
+export ANSIBLE_PYTHON_INTERPRETER ANSIBLE_PLAYBOOK COLLECTIONS_ROOT
+
+link="$COLLECTIONS_ROOT/ansible_collections/passwordsecure/server"
+if [ ! -e "$link" ]; then
+    mkdir -p "$(dirname "$link")"
+    ln -s "$repo" "$link"
+elif [ "$(cd "$link" && pwd -P)" != "$(cd "$repo" && pwd -P)" ]; then
+    echo "note: $link is not this repository ($repo); testing what it holds" >&2
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/psr-integration.XXXXXX")
+trap 'rm -rf -- "$work"' EXIT
+
+# A private Ansible home and config: nothing from ~/.ansible or an ansible.cfg nearby leaks in.
+export ANSIBLE_CONFIG="$work/ansible.cfg"
+: >"$ANSIBLE_CONFIG"
+export ANSIBLE_HOME="$work/ansible-home"
+export ANSIBLE_LOCAL_TEMP="$work/ansible-local-tmp"
+export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+export ANSIBLE_ROLES_PATH="$targets_dir"
+export ANSIBLE_NOCOLOR=1
+export ANSIBLE_RETRY_FILES_ENABLED=false
+export ANSIBLE_DEPRECATION_WARNINGS=true
+
+"$ANSIBLE_PYTHON_INTERPRETER" -c 'import sys, cryptography; print("managed-host Python %s, cryptography %s" % (sys.version.split()[0], cryptography.__version__))' \
+    || { echo "cannot run $ANSIBLE_PYTHON_INTERPRETER with cryptography" >&2; exit 2; }
+"$ANSIBLE_PLAYBOOK" --version | sed -n 1p
+
+if [ "$#" -gt 0 ]; then
+    targets=("$@")
+else
+    targets=()
+    for dir in "$targets_dir"/*/; do
+        name=$(basename "$dir")
+        case "$name" in setup_* | prepare_*) continue ;; esac
+        [ -f "$dir/tasks/main.yml" ] && targets+=("$name")
+    done
+fi
+
+passed=0
+failed=0
+summary=()
+
+run_step() {  # run_step NAME COMMAND...: run, time and count one step
+    local name=$1 start end rc
+    shift
+    echo "=== $name"
+    start=$(date +%s.%N)
+    "$@"
+    rc=$?
+    end=$(date +%s.%N)
+    local took
+    took=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }')
+    if [ "$rc" -eq 0 ]; then
+        passed=$((passed + 1))
+        summary+=("PASS  ${took}s  $name")
+    else
+        failed=$((failed + 1))
+        summary+=("FAIL  ${took}s  $name (exit $rc)")
+    fi
+}
+
+run_target() {
+    local target=$1 playbook="$work/$1.yml"
+    if [ ! -f "$targets_dir/$target/tasks/main.yml" ]; then
+        echo "no target $target in $targets_dir" >&2
+        return 2
+    fi
+    cat >"$playbook" <<EOF
+- name: Integration target $target
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: $target
+EOF
+    # shellcheck disable=SC2086 # VERBOSITY is a list of flags
+    "$ANSIBLE_PLAYBOOK" -i localhost, -c local \
+        -e "ansible_python_interpreter=$ANSIBLE_PYTHON_INTERPRETER" ${VERBOSITY:-} "$playbook"
+}
+
+if [ "$#" -eq 0 ]; then
+    targets+=(secret-scan)
+fi
+for target in "${targets[@]}"; do
+    if [ "$target" = secret-scan ]; then
+        run_step secret-scan "$here/secret-scan.sh"
+    else
+        run_step "$target" run_target "$target"
+    fi
+done
+
+echo
+printf '%s\n' "${summary[@]}"
+echo "python: $ANSIBLE_PYTHON_INTERPRETER"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
