@@ -13,12 +13,11 @@ exactly what a real run would change.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto, store
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import InvalidRequestError
 from ansible_collections.passwordsecure.server.plugins.module_utils.generate import (
-    Generated,
     friendly_name_for,
     generate_many,
     subject_text,
@@ -110,7 +109,17 @@ def _exclusive_kinds(refs: list[CertRef], exclusive_kinds: list | None) -> set[s
     return set(exclusive_kinds)
 
 
-def _plan(index: store.Index, refs, state, exclusive_kinds, owner):
+class Plan(NamedTuple):
+    create: list  # CertRefs to generate
+    remove: list  # CertRefs to drop
+    drift: list  # store paths whose mode or owner is off
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.create or self.remove or self.drift)
+
+
+def _plan(index: store.Index, refs: list[CertRef], state: str, exclusive_kinds: set, owner) -> Plan:
     if state == "present":
         create = [ref for ref in refs if ref not in index.records]
         wanted = set(refs)
@@ -118,8 +127,22 @@ def _plan(index: store.Index, refs, state, exclusive_kinds, owner):
     else:
         create = []
         remove = [ref for ref in refs if ref in index.records]
-    drift = store.attribute_drift(index, owner)
-    return create, remove, drift
+    return Plan(create, remove, store.attribute_drift(index, owner))
+
+
+def _check_options(refs, state, exclusive, exclusive_kinds, key_size) -> set:
+    """Refuse contradictory options; return the kinds ``exclusive`` applies to."""
+    if state not in ("present", "absent"):
+        raise InvalidRequestError("state %r is not present or absent" % state)
+    if key_size not in KEY_SIZES:
+        raise InvalidRequestError(
+            "key_size %r is not supported; use one of %s" % (key_size, ", ".join(map(str, KEY_SIZES)))
+        )
+    if exclusive and state != "present":
+        raise InvalidRequestError("exclusive applies to state=present only; remove exclusive or use state=present")
+    if exclusive_kinds is not None and not exclusive:
+        raise InvalidRequestError("exclusive_kinds was given without exclusive=true; set exclusive: true")
+    return _exclusive_kinds(refs, exclusive_kinds) if exclusive else set()
 
 
 def ensure(
@@ -136,84 +159,69 @@ def ensure(
     want_diff: bool = False,
 ) -> dict[str, Any]:
     """Ensure ``refs`` are present (or absent) in the store at ``store_path``."""
-    if state not in ("present", "absent"):
-        raise InvalidRequestError("state %r is not present or absent" % state)
-    if key_size not in KEY_SIZES:
-        raise InvalidRequestError(
-            "key_size %r is not supported; use one of %s" % (key_size, ", ".join(map(str, KEY_SIZES)))
-        )
-    if exclusive and state != "present":
-        raise InvalidRequestError("exclusive applies to state=present only; remove exclusive or use state=present")
-    if exclusive_kinds is not None and not exclusive:
-        raise InvalidRequestError("exclusive_kinds was given without exclusive=true; set exclusive: true")
-    kinds = _exclusive_kinds(refs, exclusive_kinds) if exclusive else set()
-
+    kinds = _check_options(refs, state, exclusive, exclusive_kinds, key_size)
     index = store.load(store_path)
-    create, remove, drift = _plan(index, refs, state, kinds, owner)
-    passphrase, protection = store.key_passphrase(index, store_password, writes_keys=bool(create))
+    plan = _plan(index, refs, state, kinds, owner)
+    passphrase, protection = store.key_passphrase(index, store_password, writes_keys=bool(plan.create))
     before = dict(index.records)
-    created: dict[CertRef, dict] = {}
+
+    # A killed run's leftovers (say, the key files of removed entries) are removed by the next
+    # writer, even when nothing else is to be done.
+    if check_mode or not (plan.changes or store.has_leftovers(store_path)):
+        after = {ref: record for ref, record in before.items() if ref not in set(plan.remove)}
+        after.update({ref: planned_facts(ref, key_size) for ref in plan.create})
+        return _result(store_path, refs, state, plan, before, after, {}, key_size, want_diff)
 
     # Key generation, the expensive part, runs before the lock is taken, so that readers and other
     # writers wait only for the files to be written, not for the primes to be found.
-    made_early: dict[CertRef, Generated] = {}
-    if create and not check_mode:
-        made_early = {made.ref: made for made in generate_many(create, key_size=key_size, key_passphrase=passphrase)}
+    made = {m.ref: m for m in generate_many(plan.create, key_size=key_size, key_passphrase=passphrase)}
+    with store.transaction(store_path, owner) as writer:
+        index = writer.index  # planned again under the lock: another run may have written meanwhile
+        plan = _plan(index, refs, state, kinds, owner)
+        before = dict(index.records)
+        new_store = index.key_protection is None and not index.records
+        if (index.key_protection != protection and not new_store) or (
+            plan.create and passphrase is None and index.key_protection is not None
+        ):
+            fresh, protection = store.key_passphrase(index, store_password, writes_keys=bool(plan.create))
+            if fresh != passphrase:
+                passphrase, made = fresh, {}
+        created: dict[CertRef, dict] = {}
+        if plan.create or plan.remove:
+            if plan.create and index.key_protection is None and protection is not None:
+                writer.set_key_protection(protection)
+            late = [ref for ref in plan.create if ref not in made]
+            made.update((m.ref, m) for m in generate_many(late, key_size=key_size, key_passphrase=passphrase))
+            for ref in plan.create:
+                created[ref] = writer.add(ref, made[ref].facts, made[ref].certificate_pem, made[ref].private_key_pem)
+            for ref in plan.remove:
+                writer.remove(ref)
+            writer.commit()
+        writer.fix_attributes()
+    return _result(store_path, refs, state, plan, before, dict(index.records), created, key_size, want_diff)
 
-    # A killed run's leftovers (say, the key files of removed entries) are removed by the next writer,
-    # even when nothing else is to be done.
-    if (create or remove or drift or store.has_leftovers(store_path)) and not check_mode:
-        with store.transaction(store_path, owner) as writer:
-            index = writer.index  # planned again under the lock: another run may have written
-            create, remove, drift = _plan(index, refs, state, kinds, owner)
-            before = dict(index.records)
-            new_store = index.key_protection is None and not index.records
-            if (index.key_protection != protection and not new_store) or (
-                create and passphrase is None and index.key_protection is not None
-            ):
-                fresh_passphrase, protection = store.key_passphrase(index, store_password, writes_keys=bool(create))
-                if fresh_passphrase != passphrase:
-                    passphrase, made_early = fresh_passphrase, {}
-            if create or remove:
-                if create and index.key_protection is None and protection is not None:
-                    writer.set_key_protection(protection)
-                late = [ref for ref in create if ref not in made_early]
-                made_early.update((made.ref, made) for made in generate_many(
-                    late, key_size=key_size, key_passphrase=passphrase))
-                for ref in create:
-                    made = made_early[ref]
-                    created[ref] = writer.add(ref, made.facts, made.certificate_pem, made.private_key_pem)
-                for ref in remove:
-                    writer.remove(ref)
-                writer.commit()
-            writer.fix_attributes()
-        after = dict(index.records)
-    else:
-        after = {ref: record for ref, record in before.items() if ref not in set(remove)}
-        after.update({ref: planned_facts(ref, key_size) for ref in create})
 
-    changed = bool(create or remove or drift)
-    removed_set = set(remove)
+def _result(store_path, refs, state, plan: Plan, before: dict, after: dict, created: dict, key_size: int,
+            want_diff: bool) -> dict[str, Any]:
     results = []
     for ref in refs:
         if state == "present":
             record = created.get(ref) or after.get(ref) or planned_facts(ref, key_size)
-            facts = dict(public_facts(record), state="present", changed=ref in create)
+            facts = dict(public_facts(record), state="present", changed=ref in plan.create)
+        elif ref in before:
+            facts = dict(public_facts(before[ref]), state="absent", changed=ref in plan.remove)
         else:
-            facts = public_facts(before[ref]) if ref in before else planned_facts(ref, key_size)
-            if ref not in before:
-                facts.update(friendly_name=None, key_size=None, not_after=None, key_type=None, origin=None)
-            facts.update(state="absent", changed=ref in removed_set)
+            facts = dict(planned_facts(ref, key_size), state="absent", changed=False)
+            facts.update(key_size=None, not_after=None, key_type=None, origin=None)
         results.append(facts)
-    extra_removed = [
-        dict(public_facts(before[ref]), state="absent", changed=True) for ref in remove if ref not in set(refs)
-    ]
+    asked = set(refs)
     result: dict[str, Any] = {
-        "changed": changed,
+        "changed": plan.changes,
         "certificates": results,
-        "removed": extra_removed,
+        "removed": [dict(public_facts(before[ref]), state="absent", changed=True)
+                    for ref in plan.remove if ref not in asked],
         "store_path": store_path,
-        "attributes_fixed": drift,
+        "attributes_fixed": plan.drift,
     }
     if want_diff:
         result["diff"] = {
