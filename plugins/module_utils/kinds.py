@@ -162,18 +162,15 @@ def check_identity(kind: str, identity: Any, where: str = "identity") -> str | N
         text = text.lower()
         problem = _domain_problem(text)
     if problem:
-        raise InvalidRequestError(
-            "%s %s for a %s %s; give %s%s"
-            % (
-                where,
-                _shown(identity),
-                profile.label,
-                problem,
-                profile.identity_name,
-                " as a DNS domain name such as corp.example.com" if kind == "master_key" else
-                " without it",
-            )
-        )
+        if kind == "master_key":
+            fix = "give the Active Directory domain as a DNS domain name such as corp.example.com"
+        elif problem.startswith("is ") and "long" in problem:
+            fix = "give %s of at most %d characters" % (profile.identity_name, IDENTITY_MAX_LENGTH)
+        elif problem == "is empty":
+            fix = "give %s" % profile.identity_name
+        else:
+            fix = "give %s without it" % profile.identity_name
+        raise InvalidRequestError("%s %s for a %s %s; %s" % (where, _shown(identity), profile.label, problem, fix))
     return text
 
 

@@ -97,7 +97,7 @@ class Crasher:
         """Run the module, kill -9 it when ``plan`` says; return when its first new entry file appeared."""
         before_files, before_index = entry_names(store), index_id(store)
         before_journal = journal_bytes(store)
-        process, _ = self.t.start_module("certificate", opts, self.workdir, name)
+        process, _args = self.t.start_module("certificate", opts, self.workdir, name)
         started = time.monotonic()
         first_entry = None
         if plan[0] == "time":
@@ -196,7 +196,8 @@ def test_kill_9_at_random_moments_never_loses_or_damages_a_certificate(tmp_path,
 
     # ------------------------------- phase 2: exclusive runs that add 30 and remove 30, crashed as well
     plan = [("entries", rng.randint(1, 29))]
-    rest = [("time",)] * 7 + [("entries", rng.randint(1, 29)) for _ in range(3)] + [("journal",)] + [("index",)] * 4
+    rest = [("time",)] * 7 + [("entries", rng.randint(1, 29)) for _round in range(3)]
+    rest += [("journal",)] + [("index",)] * 4
     rng.shuffle(rest)
     # The last two: one crashes the removal of the dropped files, and a rerun with nothing else to do
     # must remove them; one surely lands before the index, and a rerun must finish its work.
@@ -224,7 +225,7 @@ def test_kill_9_at_random_moments_never_loses_or_damages_a_certificate(tmp_path,
     print("\n" + report, flush=True)  # noqa: T201
     assert crash.kills >= 20, report
     # The kills that matter most: files on disk that the index does not name (yet, or any longer).
-    assert sum(n for (_, where), n in crash.outcomes.items() if where in (WRITING, PENDING)) >= 5, report
+    assert sum(n for (_phase, where), n in crash.outcomes.items() if where in (WRITING, PENDING)) >= 5, report
     assert crash.outcomes[("p2", WRITING)] + crash.outcomes[("p2", PENDING)] >= 2, report
 
     # Independent readers of the final store: certificate_info, and openssl on a few entry files.

@@ -467,7 +467,7 @@ def test_a_writer_that_changes_nothing_leaves_every_byte(copy, snapshot):
 
 def split_entry(content: bytes) -> tuple[bytes, bytes]:
     marker = b"-----END CERTIFICATE-----\n"
-    cert, _, key = content.partition(marker)
+    cert, _marker, key = content.partition(marker)
     return cert + marker, key
 
 

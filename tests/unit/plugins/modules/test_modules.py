@@ -58,7 +58,7 @@ def run_module(tmp_path, name: str, args: dict, *, check_mode: bool = False, dif
     env["PYTHONPATH"] = os.pathsep.join(p for p in (IMPORT_ROOT, env.get("PYTHONPATH")) if p)
     env.pop("PYTHONSAFEPATH", None)
     proc = subprocess.run(prefix + [module, str(args_file)], capture_output=True, env=env, cwd=str(tmp_path),
-                          timeout=300)
+                          timeout=300, check=False)
     return Run(proc)
 
 
