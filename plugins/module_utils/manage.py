@@ -33,20 +33,7 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import
     profile_of,
 )
 
-PUBLIC_FIELDS = (
-    "kind",
-    "identity",
-    "friendly_name",
-    "subject",
-    "thumbprint",
-    "sha256",
-    "serial_number",
-    "not_before",
-    "not_after",
-    "key_type",
-    "key_size",
-    "origin",
-)
+PUBLIC_FIELDS = store.PUBLIC_FIELDS
 
 
 def public_facts(record: dict) -> dict:

@@ -60,7 +60,8 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 _ENTRY_FILE = re.compile(r"^entries/[0-9a-f]{64}\.pem$")
 _ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.pem$")
-RECORD_FIELDS = (
+# What an entry record says of its certificate: all that results may show.
+PUBLIC_FIELDS = (
     "kind",
     "identity",
     "friendly_name",
@@ -73,10 +74,9 @@ RECORD_FIELDS = (
     "key_type",
     "key_size",
     "origin",
-    "file",
-    "file_sha256",
-    "has_private_key",
 )
+# ...and the store's bookkeeping of its file.
+RECORD_FIELDS = PUBLIC_FIELDS + ("file", "file_sha256", "has_private_key")
 
 # Store-password stretching: run once per task, then each key's PKCS#8 PBES2
 # encryption uses the stretched value as its passphrase (docs/store-format.md).

@@ -47,16 +47,9 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/psr-integration.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
 
-# A private Ansible home and config: nothing from ~/.ansible or an ansible.cfg nearby leaks in.
-export ANSIBLE_CONFIG="$work/ansible.cfg"
-: >"$ANSIBLE_CONFIG"
-export ANSIBLE_HOME="$work/ansible-home"
-export ANSIBLE_LOCAL_TEMP="$work/ansible-local-tmp"
-export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
-export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+# shellcheck source=tests/integration/private-ansible-env.sh
+. "$here/private-ansible-env.sh"
 export ANSIBLE_ROLES_PATH="$targets_dir"
-export ANSIBLE_NOCOLOR=1
-export ANSIBLE_RETRY_FILES_ENABLED=false
 export ANSIBLE_DEPRECATION_WARNINGS=true
 
 "$ANSIBLE_PYTHON_INTERPRETER" -c 'import sys, cryptography; print("managed-host Python %s, cryptography %s" % (sys.version.split()[0], cryptography.__version__))' \

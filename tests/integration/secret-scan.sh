@@ -26,15 +26,9 @@ trap 'rm -rf -- "$work"' EXIT
 store="$work/store"
 output="$work/output.txt"
 
-export ANSIBLE_CONFIG="$work/ansible.cfg"
-: >"$ANSIBLE_CONFIG"
-export ANSIBLE_HOME="$work/ansible-home"
-export ANSIBLE_LOCAL_TEMP="$work/ansible-local-tmp"
-export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
-export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+# shellcheck source=tests/integration/private-ansible-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/private-ansible-env.sh"
 export ANSIBLE_LOG_PATH="$work/ansible.log"
-export ANSIBLE_NOCOLOR=1
-export ANSIBLE_RETRY_FILES_ENABLED=false
 
 fail() { echo "secret-scan: FAIL: $*" >&2; exit 1; }
 
