@@ -87,11 +87,17 @@ _VERIFIER_LABEL = b"passwordsecure.server store password verifier"
 class Index:
     """What a store holds, as its index says (after verification against the files)."""
 
-    def __init__(self, path: str, exists: bool, records: dict[CertRef, dict], key_protection: dict | None):
+    def __init__(self, path: str, exists: bool, records: dict[CertRef, dict], key_protection: dict | None,
+                 superseded: list[dict] | None = None):
         self.path = path
         self.exists = exists
         self.records = records
         self.key_protection = key_protection
+        # Entries an import replaced, kept with their keys as a backup inside the store.
+        self.superseded = superseded or []
+
+    def all_records(self) -> list[dict]:
+        return list(self.records.values()) + self.superseded
 
     def sorted_refs(self) -> list[CertRef]:
         return sorted(self.records, key=CertRef.sort_key)
@@ -102,6 +108,7 @@ class Index:
             "version": VERSION,
             "key_protection": self.key_protection,
             "entries": [self.records[ref] for ref in self.sorted_refs()],
+            "superseded": self.superseded,
         }
         return (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -197,22 +204,22 @@ def _read_index_document(path: str) -> dict:
     return document
 
 
-def _check_record(path: str, position: int, record: object) -> CertRef:
+def _check_record(path: str, position: int, record: object, section: str = "entries") -> CertRef:
+    where = ("entry %d of %s" if section == "entries" else "superseded entry %d of %s") % (position, INDEX_NAME)
     if not isinstance(record, dict) or not set(RECORD_FIELDS) <= set(record):
         missing = sorted(set(RECORD_FIELDS) - set(record)) if isinstance(record, dict) else ["all"]
-        raise _damaged(path, "entry %d of %s lacks the field(s) %s" % (position, INDEX_NAME, ", ".join(missing)))
+        raise _damaged(path, "%s lacks the field(s) %s" % (where, ", ".join(missing)))
     kind = record["kind"]
     if kind not in KINDS:
-        raise _damaged(path, "entry %d of %s has the unknown kind %r" % (position, INDEX_NAME, kind))
+        raise _damaged(path, "%s has the unknown kind %r" % (where, kind))
     try:
         identity = check_identity(kind, record["identity"])
     except InvalidRequestError as exc:
-        raise _damaged(path, "entry %d of %s has an invalid identity (%s)" % (position, INDEX_NAME, exc)) from exc
+        raise _damaged(path, "%s has an invalid identity (%s)" % (where, exc)) from exc
     if identity != record["identity"]:
-        raise _damaged(path, "entry %d of %s has an identity not in normal form" % (position, INDEX_NAME))
+        raise _damaged(path, "%s has an identity not in normal form" % where)
     if not isinstance(record["file"], str) or not _ENTRY_FILE.match(record["file"]):
-        raise _damaged(path, "entry %d of %s names the file %r, outside the store's entries"
-                       % (position, INDEX_NAME, record["file"]))
+        raise _damaged(path, "%s names the file %r, outside the store's entries" % (where, record["file"]))
     return CertRef(kind, identity)
 
 
@@ -237,10 +244,22 @@ def load(path: str, *, verify_files: bool = True, _locked: bool = False) -> Inde
                 raise _damaged(path, "%s names the file %s for two entries" % (INDEX_NAME, record["file"]))
             records[ref] = record
             files[record["file"]] = ref
+        superseded = document.get("superseded", [])
+        if not isinstance(superseded, list):
+            raise _damaged(path, "the superseded list of %s is not a list" % INDEX_NAME)
+        old_refs = []
+        for position, record in enumerate(superseded):
+            ref = _check_record(path, position, record, section="superseded")
+            if record["file"] in files:
+                raise _damaged(path, "%s names the file %s for two entries" % (INDEX_NAME, record["file"]))
+            files[record["file"]] = ref
+            old_refs.append(ref)
         if verify_files:
             for ref, record in records.items():
                 _verify_entry_file(path, ref, record)
-    return Index(path, True, records, document.get("key_protection"))
+            for ref, record in zip(old_refs, superseded):
+                _verify_entry_file(path, ref, record)
+    return Index(path, True, records, document.get("key_protection"), superseded)
 
 
 def _verify_entry_file(path: str, ref: CertRef, record: dict) -> bytes:
@@ -400,7 +419,7 @@ def attribute_drift(index: Index, owner: tuple[int, int]) -> list[str]:
         return []
     wanted = [(index.path, DIR_MODE), (os.path.join(index.path, ENTRIES_DIR), DIR_MODE),
               (os.path.join(index.path, INDEX_NAME), FILE_MODE), (os.path.join(index.path, LOCK_NAME), FILE_MODE)]
-    wanted += [(os.path.join(index.path, record["file"]), FILE_MODE) for record in index.records.values()]
+    wanted += [(os.path.join(index.path, record["file"]), FILE_MODE) for record in index.all_records()]
     drift = []
     for path, mode in wanted:
         try:
@@ -442,6 +461,13 @@ class Writer:
         self.index.records[ref] = record
         self._pending[name] = content
         return record
+
+    def replace(self, ref: CertRef, facts: dict, certificate_pem: bytes, private_key_pem: bytes,
+                when: str) -> dict:
+        """Put a new certificate in place of ``ref``'s; the old entry stays, with its key, as superseded."""
+        old = self.index.records.pop(ref)
+        self.index.superseded.append(dict(old, superseded_at=when, superseded_by=facts["thumbprint"]))
+        return self.add(ref, facts, certificate_pem, private_key_pem)
 
     def remove(self, ref: CertRef) -> dict:
         record = self.index.records.pop(ref)
@@ -488,7 +514,7 @@ class Writer:
     def collect_garbage(self) -> None:
         """Remove what a killed writer left: temp files, and the entry files its journal lists that no index names."""
         journal_path = os.path.join(self.path, JOURNAL_NAME)
-        named = {os.path.basename(record["file"]) for record in self.index.records.values()}
+        named = {os.path.basename(record["file"]) for record in self.index.all_records()}
         try:
             with open(journal_path, "rb") as handle:
                 journal = json.loads(handle.read().decode("utf-8"))

@@ -555,3 +555,65 @@ def test_an_unreadable_key_protection_record_is_damage(encrypted, tmp_path, snap
     with pytest.raises(StoreDamagedError, match="key_protection record of index.json is incomplete"):
         store.load(str(path))
     assert snapshot(path).keys() == before.keys()
+
+
+# --------------------------------------------------------------------------- superseded entries (import's replace)
+
+NEW_SALES = generate(SALES, key_size=2048)
+
+
+def replace_sales(path) -> None:
+    with store.transaction(str(path)) as writer:
+        writer.replace(SALES, NEW_SALES.facts, NEW_SALES.certificate_pem, NEW_SALES.private_key_pem,
+                       when="2026-11-26T21:00:00Z")
+        writer.commit()
+
+
+def test_replace_keeps_the_old_entry_with_its_key_as_superseded(copy, pool):
+    old_file = entry_path(copy, SALES)
+    old_bytes = old_file.read_bytes()
+    replace_sales(copy)
+    index = store.load(str(copy))
+    assert index.records[SALES]["thumbprint"] == NEW_SALES.facts["thumbprint"]
+    (old,) = index.superseded
+    assert old["thumbprint"] == pool[SALES].facts["thumbprint"]
+    assert old["superseded_by"] == NEW_SALES.facts["thumbprint"]
+    assert old["superseded_at"] == "2026-11-26T21:00:00Z"
+    # The old key is still there, byte for byte, and still opens.
+    assert old_file.read_bytes() == old_bytes
+    assert b"PRIVATE KEY" in old_bytes
+    assert stat.S_IMODE(old_file.stat().st_mode) == 0o600
+
+
+def test_the_next_writer_never_collects_a_superseded_entry(copy, pool):
+    replace_sales(copy)
+    old_file = copy / store.load(str(copy)).superseded[0]["file"]
+    with store.transaction(str(copy)) as writer:
+        writer.remove(CORP)
+        writer.commit()
+    assert old_file.exists()
+    assert len(store.load(str(copy)).superseded) == 1
+
+
+def test_a_damaged_superseded_entry_is_damage(copy, snapshot):
+    replace_sales(copy)
+    old_file = copy / store.load(str(copy)).superseded[0]["file"]
+    old_file.write_bytes(old_file.read_bytes()[:-10])
+    before = snapshot(copy)
+    with pytest.raises(StoreDamagedError, match=r"does not hold what the index records"):
+        store.load(str(copy))
+    with pytest.raises(StoreDamagedError):
+        with store.transaction(str(copy)):
+            pass
+    assert snapshot(copy) == before
+
+
+def test_a_superseded_record_sharing_a_file_with_an_entry_is_damage(copy, snapshot):
+    replace_sales(copy)
+    document = index_document(copy)
+    document["superseded"][0]["file"] = document["entries"][0]["file"]
+    put_index(copy, document)
+    before = snapshot(copy)
+    with pytest.raises(StoreDamagedError, match="for two entries"):
+        store.load(str(copy))
+    assert snapshot(copy) == before
