@@ -32,3 +32,8 @@ class StorePasswordError(StoreError):
 
 class DependencyError(PasswordSecureError):
     """A Python library the module needs is missing or too old."""
+
+
+class CertificateRefusedError(InvalidRequestError):
+    """A certificate offered for import is refused: it is not a Password Secure certificate (or not
+    of the kind and identity given), or the private key given with it is not its own or is damaged."""

@@ -278,6 +278,32 @@ def _verify_entry_file(path: str, ref: CertRef, record: dict) -> bytes:
     return content
 
 
+def pem(der: bytes, label: str) -> bytes:
+    """PEM text of DER bytes (RFC 7468): what entry files hold."""
+    body = base64.b64encode(der).decode("ascii")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return ("-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label, "\n".join(lines), label)).encode("ascii")
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+
+
+def split_entry(content: bytes, where: str) -> tuple[bytes, bytes, bool]:
+    """(certificate DER, private key DER, whether the key is encrypted PKCS#8) of an entry file's content."""
+    blocks = dict(_PEM_BLOCK.findall(content))
+    certificate = blocks.get(b"CERTIFICATE")
+    key = blocks.get(b"PRIVATE KEY") or blocks.get(b"ENCRYPTED PRIVATE KEY")
+    if certificate is None or key is None:
+        raise StoreDamagedError("the entry file of %s lacks its %s block" % (where, "certificate" if certificate
+                                                                             is None else "private key"))
+    try:
+        return (base64.b64decode(b"".join(certificate.split()), validate=True),
+                base64.b64decode(b"".join(key.split()), validate=True),
+                b"ENCRYPTED PRIVATE KEY" in blocks)
+    except ValueError as exc:
+        raise StoreDamagedError("the entry file of %s holds PEM that does not decode" % where) from exc
+
+
 def read_entry(index: Index, ref: CertRef) -> bytes:
     """The verified PEM content (certificate, then private key) of one entry."""
     return _verify_entry_file(index.path, ref, index.records[ref])

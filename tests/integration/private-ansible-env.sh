@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154
 # Sourced by the integration scripts: a private Ansible home and config under "$work", so nothing
 # from ~/.ansible or an ansible.cfg nearby leaks in. Needs $work and $COLLECTIONS_ROOT.
 export ANSIBLE_CONFIG="$work/ansible.cfg"

@@ -602,9 +602,8 @@ def test_a_damaged_superseded_entry_is_damage(copy, snapshot):
     before = snapshot(copy)
     with pytest.raises(StoreDamagedError, match=r"does not hold what the index records"):
         store.load(str(copy))
-    with pytest.raises(StoreDamagedError):
-        with store.transaction(str(copy)):
-            pass
+    with pytest.raises(StoreDamagedError), store.transaction(str(copy)):
+        pass
     assert snapshot(copy) == before
 
 

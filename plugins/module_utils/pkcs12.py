@@ -1,0 +1,761 @@
+# Copyright (c) passwordsecure.server contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading and writing PKCS#12 (PFX) files with any number of keys.
+
+``cryptography`` writes and reads one private key per PKCS#12 file, so the
+structure (RFC 7292) is built and parsed here with ``asn1crypto``; every cipher,
+PBKDF2 and HMAC comes from ``cryptography``. The one piece no library here
+exposes is the PKCS#12 key derivation of RFC 7292 appendix B.2 (``pkcs12_kdf``):
+it makes the MAC key and the key and IV of the PKCS#12 password-based ciphers.
+
+Profiles of ``write_pfx``:
+
+``modern``
+    Each key in a pkcs8ShroudedKeyBag with PBES2 (PBKDF2-HMAC-SHA256,
+    AES-256-CBC), the certificates in one encryptedData SafeContents with the
+    same PBES2, and an HMAC-SHA256 MAC keyed by the PKCS#12 KDF with SHA-256:
+    what ``openssl pkcs12 -export`` writes by default (OpenSSL 3).
+``compatibility``
+    pbeWithSHAAnd3-KeyTripleDES-CBC for keys and certificates and an
+    HMAC-SHA1 MAC: what Windows Server 2016 and older import.
+
+Iterations: 2048 for the ciphers and the MAC in both profiles, OpenSSL's
+PKCS12_DEFAULT_ITER. Each key is encrypted on its own (its own salt), so the
+cost of a higher count is paid once per key on every read and write; the
+strength of the file rests on the length of its password, which the modules
+require to be long. Salts: 16 bytes in ``modern`` (NIST SP 800-132 asks for at
+least 128 bits), 8 bytes in ``compatibility`` (as OpenSSL and Windows write).
+
+Passwords are BMPString (UTF-16BE and two zero bytes) for the PKCS#12 KDF and
+UTF-8 for PBKDF2, as OpenSSL does: a non-ASCII password opens in OpenSSL, while
+Java 17's keytool refuses any non-ASCII PKCS#12 password (OpenSSL's files too).
+
+Reading: keys pair with certificates by the localKeyId attribute, otherwise by
+public key (read from the PKCS#8 structure; no key is loaded or validated here,
+checking keys is the caller's business). RC2 (pbeWithSHAAnd40BitRC2-CBC: what
+``openssl -legacy``, older Windows and Java write for certificates) has no
+usable API in ``cryptography``: its RC2 takes 128-bit keys only. A certificate
+SafeContents encrypted with RC2 is therefore handed, alone in a small PKCS#12
+made for the purpose, to ``cryptography``'s own PKCS#12 loader, which decrypts
+it through OpenSSL's legacy provider (cryptography 38 and newer load it unless
+CRYPTOGRAPHY_OPENSSL_NO_LEGACY is set); those certificates lose their
+localKeyId and pair by public key. Files without a MAC are read (``openssl
+pkcs12 -nomac`` writes them); the password is then checked only by the
+decryption of the encrypted parts. ``MAX_PFX_SIZE`` bounds the input, and
+``MAX_ITERATIONS`` any iteration count in it.
+
+``encrypt_pkcs8``/``decrypt_pkcs8`` do the same PBES2 for a single PKCS#8 key,
+as the store keeps them, without loading (and validating) the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import traceback
+from hmac import compare_digest
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+from ansible_collections.passwordsecure.server.plugins.module_utils.crypto import require_cryptography
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
+    DependencyError,
+    PasswordSecureError,
+)
+
+try:
+    from asn1crypto import algos, cms, core, keys, pkcs12, x509
+except ImportError:
+    HAS_ASN1CRYPTO = False
+    ASN1CRYPTO_IMPORT_ERROR: Optional[str] = traceback.format_exc()
+else:
+    HAS_ASN1CRYPTO = True
+    ASN1CRYPTO_IMPORT_ERROR = None
+
+try:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, hmac, padding, serialization
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+    from cryptography.hazmat.primitives.serialization import pkcs12 as cryptography_pkcs12
+
+    try:  # cryptography 43 and newer
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    except ImportError:  # cryptography 38 to 42
+        from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES  # type: ignore[no-redef]
+except ImportError:
+    pass  # crypto.require_cryptography() says what is missing
+
+PROFILES = ("modern", "compatibility")
+MAX_PFX_SIZE = 64 * 1024 * 1024
+ITERATIONS = 2048
+# Java's PKCS12KeyStore refuses more (MAX_ITERATION_COUNT): a count beyond it is damage or an attack.
+MAX_ITERATIONS = 5000000
+MIN_ASN1CRYPTO_VERSION = (1, 5)
+
+_KDF_KEY, _KDF_IV, _KDF_MAC = 1, 2, 3
+# Hash name (as asn1crypto names it) -> (hashlib constructor, cryptography hash class name).
+_HASHES: Dict[str, Tuple[Callable, str]] = {
+    "sha1": (hashlib.sha1, "SHA1"),
+    "sha224": (hashlib.sha224, "SHA224"),
+    "sha256": (hashlib.sha256, "SHA256"),
+    "sha384": (hashlib.sha384, "SHA384"),
+    "sha512": (hashlib.sha512, "SHA512"),
+}
+# PBES2 ciphers: asn1crypto name -> (cipher, key length in bytes).
+_PBES2_CIPHERS = {
+    "aes128_cbc": ("AES", 16),
+    "aes192_cbc": ("AES", 24),
+    "aes256_cbc": ("AES", 32),
+    "tripledes_3key": ("3DES", 24),
+}
+# PKCS#12 password-based ciphers (RFC 7292 appendix C): name -> (cipher, key length in bytes).
+_PKCS12_PBE_CIPHERS = {
+    "pkcs12_sha1_tripledes_3key": ("3DES", 24),
+    "pkcs12_sha1_tripledes_2key": ("3DES", 16),
+}
+_RC2_PBE = ("pkcs12_sha1_rc2_40", "pkcs12_sha1_rc2_128")
+_SUPPORTED_CIPHERS = (
+    "PBES2 (PBKDF2 with HMAC-SHA1, -SHA224, -SHA256, -SHA384 or -SHA512; AES-128/192/256-CBC or 3DES-CBC), "
+    "pbeWithSHAAnd3-KeyTripleDES-CBC, pbeWithSHAAnd2-KeyTripleDES-CBC, and for certificates also "
+    "pbeWithSHAAnd40BitRC2-CBC and pbeWithSHAAnd128BitRC2-CBC"
+)
+_REEXPORT = (
+    "export the file again with AES-256 (openssl pkcs12 -export does by default) or with 3DES "
+    "(-keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1)"
+)
+_WRONG_PASSWORD = "wrong password or damaged file: "
+_FIX_PASSWORD = "; give the password the file was exported with, or export the file again"
+
+
+class Pkcs12Error(PasswordSecureError):
+    """A PKCS#12 file cannot be read. Messages follow "<file>: "."""
+
+
+class Pkcs12FormatError(Pkcs12Error):
+    """The data is empty, truncated, too large or not PKCS#12 at all."""
+
+
+class Pkcs12PasswordError(Pkcs12Error):
+    """The MAC does not match or decryption failed: wrong password or damaged file."""
+
+
+class Pkcs12UnsupportedError(Pkcs12Error):
+    """The file uses an algorithm or a structure this reader does not support."""
+
+
+class PfxEntry(NamedTuple):
+    certificate_der: bytes
+    private_key_der: Optional[bytes]  # unencrypted PKCS#8 DER; None: the file has no key for it
+    friendly_name: Optional[str]
+
+
+class PfxContents(NamedTuple):
+    entries: List[PfxEntry]  # in file order of the certificates
+    keys_without_certificate: int  # keys in the file that no certificate pairs with
+
+
+class _Bag(NamedTuple):
+    der: bytes  # certificate DER or PKCS#8 DER
+    local_key_id: Optional[bytes]
+    friendly_name: Optional[str]
+
+
+# ---------------------------------------------------------------------------------------------- dependencies
+
+
+def require_pkcs12() -> None:
+    """Raise DependencyError unless cryptography and asn1crypto are usable."""
+    require_cryptography()
+    wanted = ".".join(str(p) for p in MIN_ASN1CRYPTO_VERSION)
+    if not HAS_ASN1CRYPTO:
+        raise DependencyError(
+            "the Python library 'asn1crypto' (%s or newer) is not installed for the Python that runs "
+            "this module; install it on the managed host (Debian/Ubuntu: apt-get install "
+            "python3-asn1crypto; elsewhere: pip install 'asn1crypto>=%s')" % (wanted, wanted)
+        )
+    import asn1crypto
+
+    found = tuple(int(p) if p.isdigit() else 0 for p in asn1crypto.__version__.split(".")[:2])
+    if found < MIN_ASN1CRYPTO_VERSION:
+        raise DependencyError(
+            "the Python library 'asn1crypto' on the managed host is version %s, and reading or "
+            "writing PKCS#12 needs %s or newer; upgrade it (pip install 'asn1crypto>=%s')"
+            % (asn1crypto.__version__, wanted, wanted)
+        )
+
+
+# ---------------------------------------------------------------------------------------------- key derivation
+
+
+def bmp_password(password: str) -> bytes:
+    """The password as the PKCS#12 KDF takes it: BMPString (UTF-16BE) with two zero bytes."""
+    return password.encode("utf-16-be") + b"\x00\x00"
+
+
+def _fill(data: bytes, block: int) -> bytes:
+    """``data`` repeated to the next multiple of ``block`` bytes (empty stays empty)."""
+    if not data:
+        return b""
+    length = block * -(-len(data) // block)
+    return (data * (length // len(data) + 1))[:length]
+
+
+def pkcs12_kdf(hash_name: str, password: bytes, salt: bytes, iterations: int, purpose: int, length: int) -> bytes:
+    """RFC 7292 appendix B.2; ``password`` as ``bmp_password`` makes it, ``purpose`` 1 key, 2 IV, 3 MAC."""
+    new = _hash_pair(hash_name)[0]
+    v = new().block_size
+    diversifier = bytes([purpose]) * v
+    i_block = bytearray(_fill(salt, v) + _fill(password, v))
+    out = b""
+    while len(out) < length:
+        a = new(diversifier + bytes(i_block)).digest()
+        for _round in range(iterations - 1):
+            a = new(a).digest()
+        out += a
+        b = int.from_bytes(_fill(a, v), "big") + 1
+        for j in range(0, len(i_block), v):
+            chunk = (int.from_bytes(i_block[j : j + v], "big") + b) % (1 << (8 * v))
+            i_block[j : j + v] = chunk.to_bytes(v, "big")
+    return out[:length]
+
+
+def _hash_pair(name: str) -> Tuple[Callable, str]:
+    if name not in _HASHES:
+        raise Pkcs12UnsupportedError(
+            "uses the hash %s, which is not supported; supported: SHA-1, SHA-224, SHA-256, SHA-384 and "
+            "SHA-512; %s" % (name, _REEXPORT)
+        )
+    return _HASHES[name]
+
+
+def _cryptography_hash(name: str):
+    return getattr(hashes, _hash_pair(name)[1])()
+
+
+def _check_iterations(count: int) -> int:
+    if not 1 <= count <= MAX_ITERATIONS:
+        raise Pkcs12UnsupportedError(
+            "asks for %d iterations, outside the supported 1 to %d; %s" % (count, MAX_ITERATIONS, _REEXPORT)
+        )
+    return count
+
+
+# ---------------------------------------------------------------------------------------------- ciphers
+
+
+def _block_cipher(name: str, key: bytes):
+    if name == "AES":
+        return algorithms.AES(key)
+    return TripleDES(key + key[:8] if len(key) == 16 else key)  # two-key 3DES is K1 K2 K1
+
+
+def _crypt(name: str, key: bytes, iv: bytes, data: bytes, encrypt: bool) -> bytes:
+    algorithm = _block_cipher(name, key)
+    cipher = Cipher(algorithm, modes.CBC(iv))
+    if encrypt:
+        padder = padding.PKCS7(algorithm.block_size).padder()
+        encryptor = cipher.encryptor()
+        return encryptor.update(padder.update(data) + padder.finalize()) + encryptor.finalize()
+    decryptor = cipher.decryptor()
+    padded = decryptor.update(data) + decryptor.finalize()
+    unpadder = padding.PKCS7(algorithm.block_size).unpadder()
+    return unpadder.update(padded) + unpadder.finalize()
+
+
+def _unsupported_cipher(algorithm, what: str) -> Pkcs12UnsupportedError:
+    oid = algorithm["algorithm"].dotted
+    name = algorithm["algorithm"].native
+    label = oid if name == oid else "%s (%s)" % (name, oid)
+    return Pkcs12UnsupportedError(
+        "encrypts %s with %s, which is not supported; supported: %s; %s" % (what, label, _SUPPORTED_CIPHERS, _REEXPORT)
+    )
+
+
+def _pbes2_key(params, password: str, what: str) -> Tuple[str, bytes, bytes]:
+    """(cipher, key, iv) of PBES2 parameters."""
+    kdf, scheme = params["key_derivation_func"], params["encryption_scheme"]
+    if kdf["algorithm"].native != "pbkdf2":
+        raise Pkcs12UnsupportedError(
+            "derives the key of %s with %s, which is not supported; supported: PBKDF2; %s"
+            % (what, kdf["algorithm"].dotted, _REEXPORT)
+        )
+    if scheme["algorithm"].native not in _PBES2_CIPHERS:
+        raise _unsupported_cipher(scheme, what)
+    cipher, key_length = _PBES2_CIPHERS[scheme["algorithm"].native]
+    pbkdf2 = kdf["parameters"]
+    if pbkdf2["salt"].name != "specified":
+        raise Pkcs12UnsupportedError("derives the key of %s from a salt source that is not supported" % what)
+    key = PBKDF2HMAC(
+        algorithm=_cryptography_hash(pbkdf2["prf"]["algorithm"].native),
+        length=key_length,
+        salt=pbkdf2["salt"].chosen.native,
+        iterations=_check_iterations(pbkdf2["iteration_count"].native),
+    ).derive(password.encode("utf-8"))
+    return cipher, key, scheme["parameters"].native
+
+
+def _pkcs12_pbe_key(name: str, params, password: str) -> Tuple[str, bytes, bytes]:
+    """(cipher, key, iv) of a PKCS#12 password-based cipher."""
+    cipher, key_length = _PKCS12_PBE_CIPHERS[name]
+    salt, count = params["salt"].native, _check_iterations(params["iterations"].native)
+    secret = bmp_password(password)
+    key = pkcs12_kdf("sha1", secret, salt, count, _KDF_KEY, key_length)
+    return cipher, key, pkcs12_kdf("sha1", secret, salt, count, _KDF_IV, 8)
+
+
+def _decrypt(algorithm, data: bytes, password: str, what: str) -> bytes:
+    name = algorithm["algorithm"].native
+    if name == "pbes2":
+        cipher, key, iv = _pbes2_key(algorithm["parameters"], password, what)
+    elif name in _PKCS12_PBE_CIPHERS:
+        cipher, key, iv = _pkcs12_pbe_key(name, algorithm["parameters"], password)
+    else:
+        raise _unsupported_cipher(algorithm, what)
+    try:
+        return _crypt(cipher, key, iv, data, encrypt=False)
+    except ValueError as exc:
+        raise Pkcs12PasswordError(_WRONG_PASSWORD + "%s does not decrypt%s" % (what, _FIX_PASSWORD)) from exc
+
+
+class _Profile(NamedTuple):
+    mac_hash: str
+    salt_length: int
+    encrypt: Callable[[bytes, str, int], Tuple[object, bytes]]  # (plaintext, password, salt length)
+
+
+def _frozen(spec, value):
+    """``spec(value)`` as if read from a file.
+
+    asn1crypto re-encodes a freshly built structure at every level above it, over and over (a
+    key bag built in one go costs 1.4 ms, built level by level from frozen parts 0.3 ms), so
+    each level is encoded once and loaded back before it goes into the next.
+    """
+    return spec.load(spec(value).dump())
+
+
+def _encrypt_pbes2(data: bytes, password: str, salt_length: int):
+    salt, iv = os.urandom(salt_length), os.urandom(16)
+    key = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt, iterations=ITERATIONS).derive(
+        password.encode("utf-8")
+    )
+    prf = _frozen(algos.HmacAlgorithm, {"algorithm": "sha256", "parameters": core.Null()})
+    salt_choice = algos.Pbkdf2Salt(name="specified", value=salt)
+    kdf_params = _frozen(algos.Pbkdf2Params, {"salt": salt_choice, "iteration_count": ITERATIONS, "prf": prf})
+    kdf = _frozen(algos.KdfAlgorithm, {"algorithm": "pbkdf2", "parameters": kdf_params})
+    scheme = _frozen(algos.EncryptionAlgorithm, {"algorithm": "aes256_cbc", "parameters": core.OctetString(iv)})
+    params = _frozen(algos.Pbes2Params, {"key_derivation_func": kdf, "encryption_scheme": scheme})
+    algorithm = _frozen(algos.EncryptionAlgorithm, {"algorithm": "pbes2", "parameters": params})
+    return algorithm, _crypt("AES", key, iv, data, encrypt=True)
+
+
+def _encrypt_3des(data: bytes, password: str, salt_length: int):
+    name = "pkcs12_sha1_tripledes_3key"
+    params = _frozen(algos.Pbes1Params, {"salt": os.urandom(salt_length), "iterations": ITERATIONS})
+    cipher, key, iv = _pkcs12_pbe_key(name, params, password)
+    algorithm = _frozen(algos.EncryptionAlgorithm, {"algorithm": name, "parameters": params})
+    return algorithm, _crypt(cipher, key, iv, data, encrypt=True)
+
+
+_PROFILES = {
+    "modern": _Profile("sha256", 16, _encrypt_pbes2),
+    "compatibility": _Profile("sha1", 8, _encrypt_3des),
+}
+
+
+# ---------------------------------------------------------------------------------------------- MAC
+
+
+def _mac(hash_name: str, password: str, salt: bytes, iterations: int, data: bytes) -> bytes:
+    new = _hash_pair(hash_name)[0]
+    key = pkcs12_kdf(hash_name, bmp_password(password), salt, iterations, _KDF_MAC, new().digest_size)
+    signer = hmac.HMAC(key, _cryptography_hash(hash_name))
+    signer.update(data)
+    return signer.finalize()
+
+
+def _mac_data(hash_name: str, password: str, salt: bytes, iterations: int, data: bytes):
+    return pkcs12.MacData(
+        {
+            "mac": {
+                "digest_algorithm": {"algorithm": hash_name},
+                "digest": _mac(hash_name, password, salt, iterations, data),
+            },
+            "mac_salt": salt,
+            "iterations": iterations,
+        }
+    )
+
+
+def _verify_mac(mac_data, password: str, data: bytes) -> None:
+    digest_algorithm = mac_data["mac"]["digest_algorithm"]["algorithm"]
+    if digest_algorithm.native not in _HASHES:
+        raise Pkcs12UnsupportedError(
+            "is protected by the MAC algorithm %s, which is not supported; supported: HMAC with SHA-1, "
+            "SHA-224, SHA-256, SHA-384 or SHA-512; %s" % (digest_algorithm.dotted, _REEXPORT)
+        )
+    iterations = _check_iterations(mac_data["iterations"].native)
+    expected = _mac(digest_algorithm.native, password, mac_data["mac_salt"].native, iterations, data)
+    if not compare_digest(expected, mac_data["mac"]["digest"].native):
+        raise Pkcs12PasswordError(_WRONG_PASSWORD + "the integrity check (MAC) does not match" + _FIX_PASSWORD)
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def _attributes(local_key_id: Optional[bytes], friendly_name: Optional[str]):
+    attributes = []
+    if friendly_name is not None:
+        attributes.append(_frozen(pkcs12.Attribute, {"type": "friendly_name", "values": [friendly_name]}))
+    if local_key_id is not None:
+        attributes.append(_frozen(pkcs12.Attribute, {"type": "local_key_id", "values": [local_key_id]}))
+    return _frozen(pkcs12.Attributes, attributes) if attributes else None
+
+
+def _safe_bag(bag_id: str, value, local_key_id: Optional[bytes], friendly_name: Optional[str]):
+    bag = {"bag_id": bag_id, "bag_value": value}
+    attributes = _attributes(local_key_id, friendly_name)
+    if attributes is not None:
+        bag["bag_attributes"] = attributes
+    return _frozen(pkcs12.SafeBag, bag)
+
+
+def _key_bag(entry: PfxEntry, local_key_id: bytes, password: str, profile: _Profile):
+    if not isinstance(entry.private_key_der, bytes) or not _is_pkcs8(entry.private_key_der):
+        raise ValueError("private_key_der of %r is not PKCS#8 DER" % (entry.friendly_name,))
+    algorithm, encrypted = profile.encrypt(entry.private_key_der, password, profile.salt_length)
+    value = _frozen(keys.EncryptedPrivateKeyInfo, {"encryption_algorithm": algorithm, "encrypted_data": encrypted})
+    return _safe_bag("pkcs8_shrouded_key_bag", value, local_key_id, entry.friendly_name)
+
+
+def _is_pkcs8(der: bytes) -> bool:
+    """Whether ``der`` has the outline of a PrivateKeyInfo (INTEGER, SEQUENCE, OCTET STRING), any algorithm."""
+    try:
+        outline = core.Sequence.load(der, strict=True)
+        kinds = (core.Integer, core.Sequence, core.OctetString)
+        return len(outline) >= 3 and all(isinstance(outline[i], kind) for i, kind in enumerate(kinds))
+    except (ValueError, TypeError):
+        return False
+
+
+def _cert_bag(entry: PfxEntry, local_key_id: Optional[bytes]):
+    certificate = core.ParsableOctetString(entry.certificate_der)
+    value = _frozen(pkcs12.CertBag, {"cert_id": "x509", "cert_value": certificate})
+    return _safe_bag("cert_bag", value, local_key_id, entry.friendly_name)
+
+
+def _encrypted_safe(bags: list, password: str, profile: _Profile):
+    algorithm, encrypted = profile.encrypt(pkcs12.SafeContents(bags).dump(), password, profile.salt_length)
+    info = {"content_type": "data", "content_encryption_algorithm": algorithm, "encrypted_content": encrypted}
+    content = _frozen(cms.EncryptedData, {"version": "v0", "encrypted_content_info": info})
+    return _frozen(cms.ContentInfo, {"content_type": "encrypted_data", "content": content})
+
+
+def _data_safe(bags: list):
+    content = core.OctetString(pkcs12.SafeContents(bags).dump())
+    return _frozen(cms.ContentInfo, {"content_type": "data", "content": content})
+
+
+def _pfx(safes: list, password: str, mac_hash: str, salt_length: int, iterations: int) -> bytes:
+    auth_safe = pkcs12.AuthenticatedSafe(safes).dump()
+    mac_data = _mac_data(mac_hash, password, os.urandom(salt_length), iterations, auth_safe)
+    content_info = _frozen(cms.ContentInfo, {"content_type": "data", "content": core.OctetString(auth_safe)})
+    return pkcs12.Pfx({"version": "v3", "auth_safe": content_info, "mac_data": mac_data}).dump()
+
+
+def write_pfx(entries: Sequence[PfxEntry], password: str, *, profile: str = "modern") -> bytes:
+    """A PKCS#12 file holding every entry: certificates in one encrypted SafeContents, each key shrouded.
+
+    A key and its certificate carry the same localKeyId (the certificate's SHA-1, as OpenSSL
+    writes it) and the entry's friendlyName. Raises ValueError on a programming error.
+    """
+    require_pkcs12()
+    if profile not in _PROFILES:
+        raise ValueError("profile must be one of %s, not %r" % (", ".join(PROFILES), profile))
+    chosen = _PROFILES[profile]
+    cert_bags, key_bags, seen = [], [], set()
+    for entry in entries:
+        local_key_id = hashlib.sha1(entry.certificate_der).digest()
+        if local_key_id in seen:
+            raise ValueError("the certificate of %r is given twice" % (entry.friendly_name,))
+        seen.add(local_key_id)
+        if entry.private_key_der is None:
+            cert_bags.append(_cert_bag(entry, None))
+            continue
+        cert_bags.append(_cert_bag(entry, local_key_id))
+        key_bags.append(_key_bag(entry, local_key_id, password, chosen))
+    safes = [_encrypted_safe(cert_bags, password, chosen)]
+    if key_bags:
+        safes.append(_data_safe(key_bags))
+    return _pfx(safes, password, chosen.mac_hash, chosen.salt_length, ITERATIONS)
+
+
+def encrypt_pkcs8(private_key_der: bytes, passphrase: bytes) -> bytes:
+    """PKCS#8 DER encrypted as cryptography's BestAvailableEncryption does it (PBES2: PBKDF2-HMAC-SHA256,
+    2048 iterations, AES-256-CBC), without loading the key; ``passphrase`` is UTF-8 text."""
+    require_pkcs12()
+    if not _is_pkcs8(private_key_der):
+        raise ValueError("private_key_der is not PKCS#8 DER")
+    algorithm, encrypted = _encrypt_pbes2(private_key_der, passphrase.decode("utf-8"), 16)
+    return keys.EncryptedPrivateKeyInfo({"encryption_algorithm": algorithm, "encrypted_data": encrypted}).dump()
+
+
+def decrypt_pkcs8(encrypted_der: bytes, passphrase: bytes) -> bytes:
+    """The PKCS#8 DER inside an EncryptedPrivateKeyInfo, without loading the key (no RSA validation).
+
+    Raises Pkcs12PasswordError (wrong passphrase or damaged), Pkcs12UnsupportedError or
+    Pkcs12FormatError, phrased like read_pfx's errors.
+    """
+    require_pkcs12()
+    try:
+        info = keys.EncryptedPrivateKeyInfo.load(encrypted_der, strict=True)
+        algorithm, encrypted = info["encryption_algorithm"], info["encrypted_data"].native
+        algorithm["algorithm"].native  # noqa: B018 (parse now: damage here is a format error)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise Pkcs12FormatError("holds an encrypted private key that does not parse as PKCS#8") from exc
+    return _checked_pkcs8(_decrypt(algorithm, encrypted, passphrase.decode("utf-8"), "a private key"), False)
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def _load_pfx(data: bytes):
+    if len(data) > MAX_PFX_SIZE:
+        raise Pkcs12FormatError(
+            "is %d bytes, larger than the %d bytes (%d MiB) a PKCS#12 file may have here; give the right "
+            "file, or split the export into several files" % (len(data), MAX_PFX_SIZE, MAX_PFX_SIZE >> 20)
+        )
+    if not data:
+        raise Pkcs12FormatError("is empty; give a PKCS#12 (.pfx or .p12) file")
+    if data.lstrip()[:11] == b"-----BEGIN ":
+        raise Pkcs12FormatError(
+            "is PEM text, not a PKCS#12 (.pfx or .p12) file; give a PKCS#12 file, or make one from the PEM "
+            "files (openssl pkcs12 -export)"
+        )
+    try:
+        pfx = pkcs12.Pfx.load(data, strict=True)
+        version = pfx["version"].native
+        content_type = pfx["auth_safe"]["content_type"].native
+        content = pfx["auth_safe"]["content"]
+        octets = content.native if content_type == "data" else None
+        mac_data = pfx["mac_data"]
+        if isinstance(mac_data, pkcs12.MacData):
+            mac_data.native  # noqa: B018 (parse it all now: damage here is a format error)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise Pkcs12FormatError(
+            "is not a PKCS#12 (.pfx or .p12) file, or it is truncated or damaged (it does not parse as "
+            "PKCS#12); give a complete PKCS#12 file"
+        ) from exc
+    if version != "v3":
+        raise Pkcs12UnsupportedError("is PKCS#12 version %r; only version 3 is supported; %s" % (version, _REEXPORT))
+    if content_type != "data" or not isinstance(octets, bytes):
+        raise Pkcs12UnsupportedError(
+            "uses the integrity mode %s (public-key integrity), which is not supported; supported: "
+            "password integrity (HMAC); %s" % (pfx["auth_safe"]["content_type"].dotted, _REEXPORT)
+        )
+    return pfx, octets
+
+
+def _safe_contents_of(content_info, password: str, has_mac: bool) -> Iterable:
+    """The SafeBags of one ContentInfo of the AuthenticatedSafe."""
+    content_type = content_info["content_type"].native
+    if content_type == "data":
+        return _parse_safe_contents(content_info["content"].native, trusted=True)
+    if content_type == "encrypted_data":
+        info = content_info["content"]["encrypted_content_info"]
+        algorithm = info["content_encryption_algorithm"]
+        if algorithm["algorithm"].native in _RC2_PBE:
+            return _rc2_safe_contents(content_info, algorithm["algorithm"].native, password, has_mac)
+        encrypted = info["encrypted_content"].native
+        if not isinstance(encrypted, bytes):
+            raise Pkcs12FormatError("holds an encrypted part without content; export the file again")
+        return _parse_safe_contents(_decrypt(algorithm, encrypted, password, "certificates"), trusted=has_mac)
+    raise Pkcs12UnsupportedError(
+        "protects a part with %s (public-key privacy), which is not supported; supported: password privacy; "
+        "%s" % (content_info["content_type"].dotted, _REEXPORT)
+    )
+
+
+def _parse_safe_contents(octets: bytes, trusted: bool) -> list:
+    """SafeBags of DER; ``trusted``: the MAC vouched for the bytes, so damage is not a wrong password."""
+    try:
+        return list(pkcs12.SafeContents.load(octets, strict=True))
+    except (ValueError, TypeError) as exc:
+        if trusted:
+            raise Pkcs12FormatError(
+                "holds a part that does not parse as PKCS#12 SafeContents; export the file again"
+            ) from exc
+        raise Pkcs12PasswordError(_WRONG_PASSWORD + "the certificates do not decrypt" + _FIX_PASSWORD) from exc
+
+
+def _rc2_safe_contents(content_info, name: str, password: str, has_mac: bool) -> List[_Bag]:
+    """Certificates of an RC2-encrypted SafeContents, decrypted by cryptography's PKCS#12 loader.
+
+    The part goes alone into a PKCS#12 made for the purpose (password and MAC as the file's).
+    """
+    alone = _pfx([content_info], password, "sha1", 8, 1)
+    try:
+        loaded = cryptography_pkcs12.load_pkcs12(alone, password.encode("utf-8"))
+    except Exception as exc:  # cryptography raises ValueError or UnsupportedAlgorithm: both mean "cannot"
+        if not has_mac:
+            raise Pkcs12PasswordError(_WRONG_PASSWORD + "the certificates do not decrypt" + _FIX_PASSWORD) from exc
+        raise Pkcs12UnsupportedError(
+            "encrypts its certificates with RC2 (%s, what openssl -legacy and older Windows and Java write), "
+            "which the cryptography library on the managed host cannot decrypt: it needs OpenSSL's legacy "
+            "provider (not loaded, or CRYPTOGRAPHY_OPENSSL_NO_LEGACY is set); make it available, or %s"
+            % (name, _REEXPORT)
+        ) from exc
+    if loaded.key is not None:
+        raise Pkcs12UnsupportedError(
+            "keeps a private key inside an RC2-encrypted part, which is not supported; %s" % _REEXPORT
+        )
+    bags = []
+    for cert in loaded.additional_certs:
+        friendly_name = cert.friendly_name.decode("utf-8", "replace") if cert.friendly_name is not None else None
+        bags.append(_Bag(cert.certificate.public_bytes(serialization.Encoding.DER), None, friendly_name))
+    return bags
+
+
+def _attributes_of(bag) -> Tuple[Optional[bytes], Optional[str]]:
+    local_key_id, friendly_name = None, None
+    attributes = bag["bag_attributes"]
+    for attribute in attributes if isinstance(attributes, pkcs12.Attributes) else ():
+        kind = attribute["type"].native
+        if kind == "local_key_id" and len(attribute["values"]):
+            local_key_id = attribute["values"][0].native
+        elif kind == "friendly_name" and len(attribute["values"]):
+            friendly_name = attribute["values"][0].native
+    return local_key_id, friendly_name
+
+
+def _collect(bags: Iterable, password: str, has_mac: bool, certs: List[_Bag], private_keys: List[_Bag]) -> None:
+    """Sort SafeBags into certificates and decrypted PKCS#8 keys, recursing into nested SafeContents."""
+    for bag in bags:
+        if isinstance(bag, _Bag):  # a certificate the RC2 path decoded
+            certs.append(bag)
+            continue
+        kind = bag["bag_id"].native
+        value = bag["bag_value"]
+        if kind == "safe_contents":
+            _collect(list(value), password, has_mac, certs, private_keys)
+            continue
+        local_key_id, friendly_name = _attributes_of(bag)
+        if kind == "cert_bag" and value["cert_id"].native == "x509":
+            certs.append(_Bag(bytes(value["cert_value"]), local_key_id, friendly_name))
+        elif kind == "pkcs8_shrouded_key_bag":
+            der = _decrypt(value["encryption_algorithm"], value["encrypted_data"].native, password, "a private key")
+            private_keys.append(_Bag(_checked_pkcs8(der, has_mac), local_key_id, friendly_name))
+        elif kind == "key_bag":
+            private_keys.append(_Bag(_checked_pkcs8(value.untag().dump(), True), local_key_id, friendly_name))
+
+
+def _checked_pkcs8(der: bytes, has_mac: bool) -> bytes:
+    if _is_pkcs8(der):
+        return der
+    if has_mac:
+        raise Pkcs12FormatError("holds a private key that does not parse as PKCS#8; export the file again")
+    raise Pkcs12PasswordError(_WRONG_PASSWORD + "a private key does not decrypt" + _FIX_PASSWORD)
+
+
+# ---------------------------------------------------------------------------------------------- pairing
+
+
+def _spki_identity(spki) -> tuple:
+    algorithm = spki["algorithm"]["algorithm"].native
+    if algorithm in ("rsa", "rsassa_pss"):
+        numbers = spki["public_key"].parsed
+        return ("rsa", numbers["modulus"].native, numbers["public_exponent"].native)
+    if algorithm == "ec":
+        return ("ec", spki["public_key"].native)
+    return ("other", spki.dump())
+
+
+def _key_identity(der: bytes) -> tuple:
+    """The public key of a PKCS#8 key, read from the structure; loaded only for key types that lack it."""
+    try:
+        return _read_key_identity(der)
+    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm):  # damaged, or an unknown algorithm
+        return ("unusable", der)
+
+
+def _read_key_identity(der: bytes) -> tuple:
+    info = keys.PrivateKeyInfo.load(der)
+    algorithm = info["private_key_algorithm"]["algorithm"].native
+    if algorithm in ("rsa", "rsassa_pss"):
+        numbers = info["private_key"].parsed
+        return ("rsa", numbers["modulus"].native, numbers["public_exponent"].native)
+    if algorithm == "ec" and info["private_key"].parsed["public_key"].native is not None:
+        return ("ec", info["private_key"].parsed["public_key"].native)
+    # Not RSA: loading does no expensive validation.
+    public = serialization.load_der_private_key(der, password=None).public_key()
+    spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return _spki_identity(keys.PublicKeyInfo.load(spki))
+
+
+def _cert_identity(der: bytes) -> tuple:
+    try:
+        return _spki_identity(x509.Certificate.load(der)["tbs_certificate"]["subject_public_key_info"])
+    except (ValueError, TypeError, KeyError):
+        return ("unusable", der)
+
+
+def _pair_by_local_key_id(certs: List[_Bag], private_keys: List[_Bag]) -> Dict[int, int]:
+    """certificate index -> key index, for certificates and keys that share a localKeyId."""
+    by_id: Dict[bytes, int] = {}
+    for index, key in enumerate(private_keys):
+        if key.local_key_id is not None:
+            by_id.setdefault(key.local_key_id, index)
+    paired = {}
+    for index, cert in enumerate(certs):
+        key_index = by_id.pop(cert.local_key_id, None) if cert.local_key_id is not None else None
+        if key_index is not None:
+            paired[index] = key_index
+    return paired
+
+
+def _pair_by_public_key(certs: List[_Bag], private_keys: List[_Bag], paired: Dict[int, int]) -> None:
+    """Add to ``paired`` the certificates and keys left over that hold the same public key."""
+    taken = set(paired.values())
+    by_public: Dict[tuple, int] = {}
+    for index, key in enumerate(private_keys):
+        if index not in taken:
+            by_public.setdefault(_key_identity(key.der), index)
+    for index, cert in enumerate(certs):
+        if index not in paired and by_public:
+            key_index = by_public.pop(_cert_identity(cert.der), None)
+            if key_index is not None:
+                paired[index] = key_index
+
+
+def _pair(certs: List[_Bag], private_keys: List[_Bag]) -> PfxContents:
+    paired = _pair_by_local_key_id(certs, private_keys)
+    if len(paired) < min(len(certs), len(private_keys)):
+        _pair_by_public_key(certs, private_keys, paired)
+    entries = []
+    for index, cert in enumerate(certs):
+        key = private_keys[paired[index]] if index in paired else None
+        name = cert.friendly_name if cert.friendly_name is not None or key is None else key.friendly_name
+        entries.append(PfxEntry(cert.der, key.der if key is not None else None, name))
+    return PfxContents(entries, len(private_keys) - len(paired))
+
+
+def read_pfx(data: bytes, password: str) -> PfxContents:
+    """Every certificate of a PKCS#12 file, each with its unencrypted PKCS#8 key if the file has one."""
+    require_pkcs12()
+    pfx, octets = _load_pfx(data)
+    has_mac = isinstance(pfx["mac_data"], pkcs12.MacData)
+    if has_mac:
+        _verify_mac(pfx["mac_data"], password, octets)
+    try:
+        safes = list(pkcs12.AuthenticatedSafe.load(octets, strict=True))
+    except (ValueError, TypeError) as exc:
+        raise Pkcs12FormatError("does not hold a readable PKCS#12 AuthenticatedSafe; export the file again") from exc
+    certs: List[_Bag] = []
+    private_keys: List[_Bag] = []
+    try:
+        for content_info in safes:
+            _collect(_safe_contents_of(content_info, password, has_mac), password, has_mac, certs, private_keys)
+    except (ValueError, TypeError, KeyError) as exc:
+        if has_mac:
+            raise Pkcs12FormatError("holds a part that does not parse as PKCS#12; export the file again") from exc
+        raise Pkcs12PasswordError(_WRONG_PASSWORD + "its content does not decrypt" + _FIX_PASSWORD) from exc
+    return _pair(certs, private_keys)

@@ -1,0 +1,408 @@
+# Copyright (c) passwordsecure.server contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Export and import: certificates leave one store as PKCS#12 and arrive in another.
+
+Neither direction loads a private key into ``cryptography``: keys travel as
+PKCS#8 DER, decrypted from the store and encrypted into PKCS#12 (or back) by
+``pkcs12``, and an import checks each key against its certificate with
+``recognise.check_key_matches``, a pairwise check without RSA's primality
+tests (its docstring has the reasons and the figures).
+
+Both directions plan first and write last. An export compares what a
+destination already holds (opened with the given password; by thumbprint, and
+each key against its certificate) before it writes anything; an import checks
+every certificate of a file before the store's single index commit, so a file
+lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import os
+from typing import Any, NamedTuple
+
+from ansible_collections.passwordsecure.server.plugins.module_utils import crypto, pkcs12, store
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
+    CertificateRefusedError,
+    InvalidRequestError,
+    PasswordSecureError,
+    StoreDamagedError,
+)
+from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import (
+    KINDS,
+    CertRef,
+    check_identity,
+    profile_of,
+)
+from ansible_collections.passwordsecure.server.plugins.module_utils.recognise import (
+    Recognised,
+    check_key_matches,
+    recognise,
+)
+
+MIN_PASSWORD_LENGTH = 12
+ON_CONFLICT = ("fail", "replace", "skip")
+RESULT_FIELDS = ("kind", "identity", "thumbprint", "subject", "friendly_name", "not_after")
+
+
+def check_password(password: Any) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequestError(
+            "password is shorter than %d characters; it is the only protection of the private keys in the "
+            "PKCS#12 file, so give a longer one (from Ansible Vault)" % MIN_PASSWORD_LENGTH
+        )
+    return password
+
+
+def _summary(facts: dict, **extra: Any) -> dict:
+    summary = {field: facts.get(field) for field in RESULT_FIELDS}
+    summary.update(extra)
+    return summary
+
+
+def _diff_lines(facts_list: list[dict]) -> str:
+    return "".join(
+        "%s %s thumbprint=%s subject=%s not_after=%s\n"
+        % (f["kind"], f["identity"] if f["identity"] is not None else "-", f["thumbprint"], f["subject"],
+           f["not_after"])
+        for f in facts_list
+    )
+
+
+# --------------------------------------------------------------------------- export
+
+
+def select(
+    index: store.Index, *, databases: list[str] | None = None, kind: str | None = None, identity: str | None = None
+) -> list[CertRef]:
+    """The store's certificates a selection names, in the store's order.
+
+    ``databases`` selects each named database's own certificate plus every
+    server-wide certificate that must travel with a database (all master key,
+    discovery service, Password Reset and server encryption certificates).
+    """
+    if databases:
+        if kind is not None or identity is not None:
+            raise InvalidRequestError("database and kind/identity were both given; select by one of them")
+        wanted = [CertRef("database", check_identity("database", name, where="database")) for name in databases]
+        missing = [ref.identity for ref in wanted if ref not in index.records]
+        if missing:
+            held = sorted(ref.identity for ref in index.records if ref.kind == "database")
+            raise InvalidRequestError(
+                "the store at %s holds no certificate for the database(s) %s; it holds %s. Check the names "
+                "(they are compared exactly, after Unicode NFC)"
+                % (index.path, ", ".join(repr(m) for m in missing), ", ".join(repr(h) for h in held) or "none")
+            )
+        chosen = set(wanted) | {
+            ref for ref in index.records if ref.kind != "database" and KINDS[ref.kind].travels_with_database
+        }
+    elif kind is not None:
+        profile_of(kind)
+        if identity is not None:
+            identity = check_identity(kind, identity)
+        chosen = {ref for ref in index.records if ref.kind == kind and (identity is None or ref.identity == identity)}
+    elif identity is not None:
+        raise InvalidRequestError("identity %r was given without kind; give kind too" % identity)
+    else:
+        chosen = set(index.records)
+    if not chosen:
+        raise InvalidRequestError(
+            "the selection matches no certificate in the store at %s; see what it holds with "
+            "passwordsecure.server.certificate_info" % index.path
+        )
+    return [ref for ref in index.sorted_refs() if ref in chosen]
+
+
+def file_name(ref: CertRef) -> str:
+    """The file of one certificate in ``directory`` mode: identities hold no path separator or '..'."""
+    return "%s.pfx" % ref.kind if ref.identity is None else "%s_%s.pfx" % (ref.kind, ref.identity)
+
+
+def entry_for(index: store.Index, ref: CertRef, passphrase: bytes | None) -> pkcs12.PfxEntry:
+    """One store entry as a PKCS#12 entry: certificate DER and unencrypted PKCS#8 DER."""
+    content = store.read_entry(index, ref)
+    certificate_der, key_der, encrypted = store.split_entry(content, where=ref.describe())
+    if encrypted:
+        if passphrase is None:
+            raise InvalidRequestError(
+                "the store at %s encrypts its private keys; give store_password to export them" % index.path
+            )
+        try:
+            key_der = pkcs12.decrypt_pkcs8(key_der, passphrase)
+        except pkcs12.Pkcs12Error as exc:  # the passphrase was verified: the entry itself is damaged
+            raise StoreDamagedError(
+                "the private key of %s in the store at %s does not decrypt (%s); restore the store from a backup"
+                % (ref.describe(), index.path, exc)
+            ) from None
+    return pkcs12.PfxEntry(certificate_der, key_der, index.records[ref]["friendly_name"])
+
+
+class Destination(NamedTuple):
+    path: str | None  # None: returned as content
+    refs: list[CertRef]
+
+
+def destinations(
+    refs: list[CertRef], *, path: str | None, directory: str | None, server_encryption_path: str | None
+) -> list[Destination]:
+    server = [ref for ref in refs if ref.kind == "server_encryption"]
+    rest = [ref for ref in refs if ref.kind != "server_encryption"] if server_encryption_path else list(refs)
+    plan: list[Destination] = []
+    if directory is not None:
+        plan += [Destination(os.path.join(directory, file_name(ref)), [ref]) for ref in rest]
+    elif rest:
+        plan.append(Destination(path, rest))
+    if server_encryption_path and server:
+        plan.append(Destination(server_encryption_path, server))
+    return plan
+
+
+def holds_exactly(data: bytes, password: str, index: store.Index, refs: list[CertRef]) -> bool:
+    """Whether PKCS#12 ``data`` opens with ``password`` and holds exactly ``refs``, each with its key."""
+    try:
+        contents = pkcs12.read_pfx(data, password)
+    except PasswordSecureError:
+        return False
+    wanted = {index.records[ref]["thumbprint"]: ref for ref in refs}
+    found = {}
+    for entry in contents.entries:
+        thumbprint, _sha256 = crypto.fingerprints(entry.certificate_der)
+        if entry.private_key_der is None or thumbprint not in wanted or thumbprint in found:
+            return False
+        try:
+            check_key_matches(entry.certificate_der, entry.private_key_der)
+        except PasswordSecureError:
+            return False
+        found[thumbprint] = entry
+    return set(found) == set(wanted) and contents.keys_without_certificate == 0
+
+
+def export(
+    store_path: str,
+    *,
+    password: str,
+    profile: str = "modern",
+    databases: list[str] | None = None,
+    kind: str | None = None,
+    identity: str | None = None,
+    path: str | None = None,
+    directory: str | None = None,
+    server_encryption_path: str | None = None,
+    return_content: bool = False,
+    store_password: str | None = None,
+    read_existing=None,
+) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """Plan an export: (result, [(path, PKCS#12 bytes) to write]). Writes nothing itself.
+
+    ``read_existing(path)`` returns a destination's current bytes or None; the
+    module passes a reader so that this function stays free of file plumbing.
+    """
+    check_password(password)
+    if profile not in pkcs12.PROFILES:
+        raise InvalidRequestError("encryption %r is not one of %s" % (profile, ", ".join(pkcs12.PROFILES)))
+    if sum(x is not None and x is not False for x in (path, directory, return_content or None)) != 1:
+        raise InvalidRequestError("give exactly one of path, directory or return_content=true")
+    if return_content and server_encryption_path:
+        raise InvalidRequestError("server_encryption_path does not go with return_content; give path or directory")
+    index = store.load(store_path)
+    refs = select(index, databases=databases, kind=kind, identity=identity)
+    passphrase, _protection = store.key_passphrase(index, store_password, writes_keys=False)
+    plan = destinations(refs, path=path, directory=directory, server_encryption_path=server_encryption_path)
+    writes: list[tuple[str, bytes]] = []
+    files = []
+    content = None
+    diff_before, diff_after = [], []
+    for destination in plan:
+        facts = [index.records[ref] for ref in destination.refs]
+        if destination.path is None:
+            data = pkcs12.write_pfx([entry_for(index, ref, passphrase) for ref in destination.refs],
+                                    password, profile=profile)
+            content = data
+            continue
+        existing = read_existing(destination.path) if read_existing else None
+        unchanged = existing is not None and holds_exactly(existing, password, index, destination.refs)
+        files.append({"path": destination.path, "changed": not unchanged,
+                      "thumbprints": [f["thumbprint"] for f in facts]})
+        if not unchanged:
+            diff_before.append("%s: %s\n" % (destination.path, "present, differs" if existing else "absent"))
+            diff_after.append("%s:\n%s" % (destination.path, _diff_lines(facts)))
+            data = pkcs12.write_pfx([entry_for(index, ref, passphrase) for ref in destination.refs],
+                                    password, profile=profile)
+            writes.append((destination.path, data))
+    changed_paths = {p for p, _data in writes}
+    result: dict[str, Any] = {
+        "changed": bool(writes),
+        "certificates": [
+            _summary(index.records[ref], changed=any(ref in d.refs and d.path in changed_paths for d in plan))
+            for ref in refs
+        ],
+        "files": files,
+        "encryption": profile,
+        "diff": {"before": "".join(diff_before), "after": "".join(diff_after)},
+    }
+    if content is not None:
+        result["content"] = base64.b64encode(content).decode("ascii")
+    return result, writes
+
+
+# --------------------------------------------------------------------------- import
+
+
+class Incoming(NamedTuple):
+    recognised: Recognised
+    entry: pkcs12.PfxEntry
+
+
+def read_incoming(
+    data: bytes, password: str, *, source: str, kind: str | None = None, identity: str | None = None
+) -> tuple[list[Incoming], list[dict]]:
+    """Open a PKCS#12 file and check every certificate in it; (importable, certificates without a key)."""
+    try:
+        contents = pkcs12.read_pfx(data, password)
+    except PasswordSecureError as exc:
+        raise type(exc)("%s: %s" % (source, exc)) from exc
+    with_key = [entry for entry in contents.entries if entry.private_key_der is not None]
+    if (kind is not None or identity is not None) and len(with_key) != 1:
+        raise InvalidRequestError(
+            "%s holds %d certificates with keys; kind and identity may only be given for a file with one"
+            % (source, len(with_key))
+        )
+    incoming: list[Incoming] = []
+    without_key: list[dict] = []
+    by_ref: dict[CertRef, Incoming] = {}
+    for entry in contents.entries:
+        try:
+            if entry.private_key_der is None:
+                thumbprint, _sha256 = crypto.fingerprints(entry.certificate_der)
+                without_key.append({"thumbprint": thumbprint, "reason": "no private key in the file"})
+                continue
+            found = recognise(entry.certificate_der, kind=kind, identity=identity)
+            check_key_matches(entry.certificate_der, entry.private_key_der)
+        except PasswordSecureError as exc:
+            raise type(exc)("%s: %s" % (source, exc)) from exc
+        earlier = by_ref.get(found.ref)
+        if earlier is not None:
+            if earlier.recognised.facts["thumbprint"] == found.facts["thumbprint"]:
+                continue  # the same certificate twice: once is enough
+            raise CertificateRefusedError(
+                "%s: holds two different certificates for %s (thumbprints %s and %s); a server has one, so "
+                "export the file again from the server that uses it"
+                % (source, found.ref.describe(), earlier.recognised.facts["thumbprint"], found.facts["thumbprint"])
+            )
+        by_ref[found.ref] = Incoming(found, entry)
+        incoming.append(by_ref[found.ref])
+    if not incoming:
+        raise CertificateRefusedError(
+            "%s: holds no certificate with its private key%s; export it again with the keys"
+            % (source, " (%d certificate(s) without a key)" % len(without_key) if without_key else "")
+        )
+    return incoming, without_key
+
+
+def _entry_pems(entry: pkcs12.PfxEntry, passphrase: bytes | None) -> tuple[bytes, bytes]:
+    """A certificate and its key as a store entry holds them: the key encrypted when the store does."""
+    if passphrase is None:
+        return store.pem(entry.certificate_der, "CERTIFICATE"), store.pem(entry.private_key_der, "PRIVATE KEY")
+    encrypted = pkcs12.encrypt_pkcs8(entry.private_key_der, passphrase)
+    return store.pem(entry.certificate_der, "CERTIFICATE"), store.pem(encrypted, "ENCRYPTED PRIVATE KEY")
+
+
+def _classify(index: store.Index, incoming: list[Incoming]):
+    add, same, conflicts = [], [], []
+    for item in incoming:
+        ref = item.recognised.ref
+        held = index.records.get(ref)
+        if held is None:
+            add.append(item)
+        elif held["thumbprint"] == item.recognised.facts["thumbprint"]:
+            same.append(item)
+        else:
+            conflicts.append(item)
+    return add, same, conflicts
+
+
+def _conflict_error(index: store.Index, conflicts: list[Incoming], source: str) -> InvalidRequestError:
+    lines = "; ".join(
+        "%s: the store holds %s, the file %s"
+        % (item.recognised.ref.describe(), index.records[item.recognised.ref]["thumbprint"],
+           item.recognised.facts["thumbprint"])
+        for item in conflicts
+    )
+    return InvalidRequestError(
+        "%s: %d certificate(s) differ from those the store at %s holds for the same kind and identity (%s). "
+        "Nothing was imported. Set on_conflict: replace to import them (the store keeps the old ones as "
+        "superseded entries) or on_conflict: skip to keep the store's" % (source, len(conflicts), index.path, lines)
+    )
+
+
+def import_(
+    store_path: str,
+    data: bytes,
+    *,
+    password: str,
+    source: str,
+    kind: str | None = None,
+    identity: str | None = None,
+    on_conflict: str = "fail",
+    store_password: str | None = None,
+    owner: tuple[int, int] = (-1, -1),
+    check_mode: bool = False,
+) -> dict[str, Any]:
+    """Import every certificate of a PKCS#12 file into the store, all or nothing."""
+    if on_conflict not in ON_CONFLICT:
+        raise InvalidRequestError("on_conflict %r is not one of %s" % (on_conflict, ", ".join(ON_CONFLICT)))
+    incoming, without_key = read_incoming(data, password, source=source, kind=kind, identity=identity)
+    index = store.load(store_path)
+    add, same, conflicts = _classify(index, incoming)
+    if conflicts and on_conflict == "fail":
+        raise _conflict_error(index, conflicts, source)
+    replace = conflicts if on_conflict == "replace" else []
+    writes_keys = bool(add or replace)
+    passphrase, protection = store.key_passphrase(index, store_password, writes_keys=writes_keys)
+    replaced_before = [index.records[item.recognised.ref] for item in replace]
+    if writes_keys and not check_mode:
+        when = crypto.iso(datetime.datetime.now(crypto.UTC))
+        with store.transaction(store_path, owner) as writer:
+            index = writer.index  # classified again under the lock
+            add, same, conflicts = _classify(index, incoming)
+            if conflicts and on_conflict == "fail":
+                raise _conflict_error(index, conflicts, source)
+            replace = conflicts if on_conflict == "replace" else []
+            replaced_before = [index.records[item.recognised.ref] for item in replace]
+            if index.key_protection != protection and (index.key_protection is not None or index.records):
+                passphrase, protection = store.key_passphrase(index, store_password, writes_keys=True)
+            if index.key_protection is None and protection is not None:
+                writer.set_key_protection(protection)
+            for item in add:
+                writer.add(item.recognised.ref, item.recognised.facts,
+                           *_entry_pems(item.entry, passphrase))
+            for item in replace:
+                writer.replace(item.recognised.ref, item.recognised.facts,
+                               *_entry_pems(item.entry, passphrase),
+                               when=when)
+            writer.commit()
+            writer.fix_attributes()
+    action = {}
+    for item in add:
+        action[item.recognised.ref] = "added"
+    for item in same:
+        action[item.recognised.ref] = "unchanged"
+    for item in conflicts:
+        action[item.recognised.ref] = "replaced" if on_conflict == "replace" else "skipped"
+    certificates = [
+        _summary(item.recognised.facts, action=action[item.recognised.ref],
+                 changed=action[item.recognised.ref] in ("added", "replaced"), expired=item.recognised.expired)
+        for item in incoming
+    ]
+    changed_facts = [item.recognised.facts for item in add + replace]
+    return {
+        "changed": bool(add or replace),
+        "certificates": certificates,
+        "not_imported": without_key,
+        "store_path": store_path,
+        "diff": {
+            "before": _diff_lines(replaced_before),
+            "after": _diff_lines(changed_facts),
+        },
+    }
