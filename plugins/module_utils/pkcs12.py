@@ -314,7 +314,7 @@ def _decrypt(algorithm, data: bytes, password: str, what: str) -> bytes:
     try:
         return _crypt(cipher, key, iv, data, encrypt=False)
     except ValueError as exc:
-        raise Pkcs12PasswordError(_WRONG_PASSWORD + "%s does not decrypt%s" % (what, _FIX_PASSWORD)) from exc
+        raise Pkcs12PasswordError(_WRONG_PASSWORD + "%s did not decrypt%s" % (what, _FIX_PASSWORD)) from exc
 
 
 class _Profile(NamedTuple):
@@ -653,7 +653,7 @@ def _checked_pkcs8(der: bytes, has_mac: bool) -> bytes:
         return der
     if has_mac:
         raise Pkcs12FormatError("holds a private key that does not parse as PKCS#8; export the file again")
-    raise Pkcs12PasswordError(_WRONG_PASSWORD + "a private key does not decrypt" + _FIX_PASSWORD)
+    raise Pkcs12PasswordError(_WRONG_PASSWORD + "a private key did not decrypt" + _FIX_PASSWORD)
 
 
 # ---------------------------------------------------------------------------------------------- pairing
@@ -757,5 +757,5 @@ def read_pfx(data: bytes, password: str) -> PfxContents:
     except (ValueError, TypeError, KeyError) as exc:
         if has_mac:
             raise Pkcs12FormatError("holds a part that does not parse as PKCS#12; export the file again") from exc
-        raise Pkcs12PasswordError(_WRONG_PASSWORD + "its content does not decrypt" + _FIX_PASSWORD) from exc
+        raise Pkcs12PasswordError(_WRONG_PASSWORD + "its content did not decrypt" + _FIX_PASSWORD) from exc
     return _pair(certs, private_keys)

@@ -265,7 +265,7 @@ def read_incoming(
     with_key = [entry for entry in contents.entries if entry.private_key_der is not None]
     if (kind is not None or identity is not None) and len(with_key) != 1:
         raise InvalidRequestError(
-            "%s holds %d certificates with keys; kind and identity may only be given for a file with one"
+            "%s: holds %d certificates with keys; kind and identity may only be given for a file with one"
             % (source, len(with_key))
         )
     incoming: list[Incoming] = []
@@ -292,10 +292,15 @@ def read_incoming(
             )
         by_ref[found.ref] = Incoming(found, entry)
         incoming.append(by_ref[found.ref])
+    if contents.keys_without_certificate:
+        without_key.append({"thumbprint": None, "reason": "%d private key(s) in the file without a certificate"
+                            % contents.keys_without_certificate})
     if not incoming:
         raise CertificateRefusedError(
             "%s: holds no certificate with its private key%s; export it again with the keys"
-            % (source, " (%d certificate(s) without a key)" % len(without_key) if without_key else "")
+            % (source, " (%s)" % "; ".join(
+                ["%d certificate(s) without a key" % sum(1 for w in without_key if w["thumbprint"])]
+                + [w["reason"] for w in without_key if not w["thumbprint"]]) if without_key else "")
         )
     return incoming, without_key
 

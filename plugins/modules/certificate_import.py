@@ -145,7 +145,9 @@ certificates:
       returned: always
       sample: true
 not_imported:
-  description: Certificates of the file without their private key; reported, never imported.
+  description:
+    - What the file holds that cannot become a store entry; certificates without their private key (with their
+      thumbprint) and private keys without a certificate (thumbprint V(null)). Reported, never imported.
   returned: always
   type: list
   elements: dict
@@ -159,6 +161,7 @@ store_path:
 
 import base64
 import binascii
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -174,7 +177,11 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.errors impor
 )
 from ansible_collections.passwordsecure.server.plugins.module_utils.files import read_if_exists
 from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import KIND_NAMES
-from ansible_collections.passwordsecure.server.plugins.module_utils.pkcs12 import MAX_PFX_SIZE, require_pkcs12
+from ansible_collections.passwordsecure.server.plugins.module_utils.pkcs12 import (
+    MAX_PFX_SIZE,
+    Pkcs12FormatError,
+    require_pkcs12,
+)
 from ansible_collections.passwordsecure.server.plugins.module_utils.transfer import ON_CONFLICT, import_
 
 ARGUMENT_SPEC = argument_spec(
@@ -191,12 +198,19 @@ ARGUMENT_SPEC = argument_spec(
 
 def read_source(path: str | None, content: str | None) -> tuple[bytes, str]:
     if path is not None:
-        data = read_if_exists(path, MAX_PFX_SIZE + 1)
+        # Refused before reading: read_if_exists returns b"" for a file over its limit, which read_pfx calls empty.
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        if size > MAX_PFX_SIZE:
+            raise Pkcs12FormatError(
+                "%s: is %d bytes, larger than the %d bytes (%d MiB) a PKCS#12 file may have here; give the right "
+                "file, or split the export into several files" % (path, size, MAX_PFX_SIZE, MAX_PFX_SIZE >> 20)
+            )
+        data = read_if_exists(path, MAX_PFX_SIZE)
         if data is None:
             raise InvalidRequestError("%s does not exist; give the path of a PKCS#12 file on the managed host" % path)
         return data, path
     try:
-        return base64.b64decode(content, validate=True), "content"
+        return base64.b64decode("".join(content.split()), validate=True), "content"  # line breaks are fine
     except (binascii.Error, ValueError):
         raise InvalidRequestError("content is not base64; give the PKCS#12 file base64-encoded") from None
 

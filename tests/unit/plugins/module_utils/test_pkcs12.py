@@ -553,7 +553,7 @@ def test_wrong_password(profile):
 @needs_openssl
 def test_wrong_password_on_a_file_without_mac(tmp_path):
     data = openssl_export(tmp_path, ["-nomac"])
-    with pytest.raises(P.Pkcs12PasswordError, match="does not decrypt"):
+    with pytest.raises(P.Pkcs12PasswordError, match="did not decrypt"):
         P.read_pfx(data, "another password")
 
 

@@ -1,0 +1,355 @@
+"""certificate_export and certificate_import run as Ansible runs them: a process given an arguments file.
+
+The bad-input corpus of issue 3 section 3 goes through the import module too: each case must end in
+a clean failure (failed, a message naming the file, the problem and the fix, no traceback, no
+password), with the store byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.passwordsecure.server.plugins.module_utils import crypto, pkcs12, store
+from ansible_collections.passwordsecure.server.tests.unit.plugins.module_utils import pfx_corpus as C
+from ansible_collections.passwordsecure.server.tests.unit.plugins.module_utils.pfx_corpus import (
+    CORP,
+    CORPUS,
+    HR,
+    MADE,
+    MODULE_CASES,
+    OTHER,
+    PASSWORD,
+    SALES,
+    SERVER,
+    SERVER_REFS,
+    STORE_PASSWORD,
+    TRAVELLERS,
+)
+
+PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(store.__file__)))
+# The folder that holds ansible_collections/passwordsecure/server/plugins.
+IMPORT_ROOT = os.path.abspath(os.path.join(PLUGINS, os.pardir, os.pardir, os.pardir, os.pardir))
+SECRETS = (PASSWORD, C.WRONG_PASSWORD, STORE_PASSWORD)
+
+
+class Run:
+    def __init__(self, proc: subprocess.CompletedProcess):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout.decode("utf-8", errors="replace")
+        self.stderr = proc.stderr.decode("utf-8", errors="replace")
+        try:
+            self.result = json.loads(self.stdout)
+        except ValueError:
+            raise AssertionError("no JSON result (rc %d):\n%s\n%s" % (self.rc, self.stdout, self.stderr)) from None
+        output = self.stdout + self.stderr
+        assert "Traceback" not in output, output
+        for secret in SECRETS:
+            assert secret not in output
+        # Ansible masks no_log values wherever they show: a mask means a message tried to show one.
+        assert "********" not in output, output
+        assert "PRIVATE KEY" not in output
+
+
+def run_module(tmp_path, name: str, args: dict, *, check_mode: bool = False, diff: bool = False) -> Run:
+    args_file = tmp_path / ("args-%d.json" % len(list(tmp_path.glob("args-*.json"))))
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode,
+                                                                 _ansible_diff=diff)}))
+    module = os.path.join(PLUGINS, "modules", name + ".py")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (IMPORT_ROOT, env.get("PYTHONPATH")) if p)
+    env.pop("PYTHONSAFEPATH", None)
+    proc = subprocess.run([sys.executable, module, str(args_file)], capture_output=True, env=env,
+                          cwd=str(tmp_path), timeout=300, check=False)
+    return Run(proc)
+
+
+def server_store(tmp_path, refs=SERVER_REFS, name: str = "store", made=None, store_password=None) -> str:
+    path = str(tmp_path / name)
+    C.make_store(path, [(made or MADE)[ref] for ref in refs], store_password)
+    return path
+
+
+def thumbprints(data: bytes, password: str = PASSWORD) -> set[str]:
+    contents = pkcs12.read_pfx(data, password)
+    assert all(item.private_key_der is not None for item in contents.entries)
+    return {crypto.fingerprints(item.certificate_der)[0] for item in contents.entries}
+
+
+def made_thumbprints(*refs, made=None) -> set[str]:
+    return {C.thumbprint((made or MADE)[ref]) for ref in refs}
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+
+def test_export_check_mode_real_run_and_rerun(tmp_path, snapshot):
+    store_path = server_store(tmp_path)
+    before = snapshot(store_path)
+    target = tmp_path / "out" / "sales.pfx"
+    target.parent.mkdir()
+    args = {"store_path": store_path, "database": ["sales"], "path": str(target), "password": PASSWORD,
+            "server_encryption_path": str(tmp_path / "out" / "server.pfx")}
+
+    checked = run_module(tmp_path, "certificate_export", args, check_mode=True, diff=True)
+    assert checked.rc == 0 and checked.result["changed"] is True
+    assert os.listdir(target.parent) == []
+    assert [f["changed"] for f in checked.result["files"]] == [True, True]
+    assert checked.result["backup_files"] == []
+
+    real = run_module(tmp_path, "certificate_export", args, diff=True)
+    assert real.rc == 0 and real.result["changed"] is True
+    assert real.result["files"] == checked.result["files"]
+    assert real.result["certificates"] == checked.result["certificates"]
+    assert real.result["diff"] == checked.result["diff"]
+    assert "%s: absent" % target in real.result["diff"]["before"]
+    assert sorted(os.listdir(target.parent)) == ["sales.pfx", "server.pfx"]  # no temp file left
+    assert thumbprints(target.read_bytes()) == made_thumbprints(SALES, *[r for r in TRAVELLERS if r != SERVER])
+    assert thumbprints((tmp_path / "out" / "server.pfx").read_bytes()) == made_thumbprints(SERVER)
+    assert mode(target) == 0o600 and mode(tmp_path / "out" / "server.pfx") == 0o600
+    assert [(c["kind"], c["identity"]) for c in real.result["certificates"]] == [
+        ("database", "sales"), ("master_key", "corp.example.com"), ("master_key", "eu.example.com"),
+        ("discovery_service", "main"), ("password_reset", "self-service"), ("server_encryption", None)]
+
+    written = target.read_bytes()
+    rerun = run_module(tmp_path, "certificate_export", args)
+    assert rerun.rc == 0 and rerun.result["changed"] is False
+    assert [f["changed"] for f in rerun.result["files"]] == [False, False]
+    assert target.read_bytes() == written
+    assert snapshot(store_path) == before
+
+
+def test_export_to_a_directory_with_a_mode_and_a_backup(tmp_path):
+    store_path = server_store(tmp_path, [SALES, CORP, SERVER])
+    folder = tmp_path / "new" / "each"
+    args = {"store_path": store_path, "directory": str(folder), "password": PASSWORD, "mode": "0640",
+            "encryption": "compatibility"}
+    first = run_module(tmp_path, "certificate_export", args)
+    assert first.rc == 0 and first.result["changed"] is True and first.result["encryption"] == "compatibility"
+    assert sorted(os.listdir(folder)) == ["database_sales.pfx", "master_key_corp.example.com.pfx",
+                                          "server_encryption.pfx"]
+    assert mode(folder) == 0o700
+    assert all(mode(folder / name) == 0o640 for name in os.listdir(folder))
+
+    tightened = run_module(tmp_path, "certificate_export", dict(args, mode="0600"))
+    assert tightened.rc == 0 and tightened.result["changed"] is True  # only the mode changed
+    assert [f["changed"] for f in tightened.result["files"]] == [False, False, False]
+    assert all(mode(folder / name) == 0o600 for name in os.listdir(folder))
+
+    rekeyed = run_module(tmp_path, "certificate_export", dict(args, mode="0600", backup=True,
+                                                              password="a different password"))
+    assert rekeyed.rc == 0 and rekeyed.result["changed"] is True
+    assert len(rekeyed.result["backup_files"]) == 3
+    backed_up = [thumbprints(Path(backup).read_bytes()) for backup in rekeyed.result["backup_files"]]
+    assert sorted(backed_up, key=sorted) == sorted(({t} for t in made_thumbprints(SALES, CORP, SERVER)), key=sorted)
+    sales = folder / "database_sales.pfx"
+    assert thumbprints(sales.read_bytes(), "a different password") == made_thumbprints(SALES)
+
+
+def test_export_needs_the_store_password_of_an_encrypted_store(tmp_path):
+    store_path = server_store(tmp_path, [SALES], store_password=STORE_PASSWORD)
+    args = {"store_path": store_path, "return_content": True, "password": PASSWORD}
+    refused = run_module(tmp_path, "certificate_export", args)
+    assert refused.rc != 0 and refused.result["failed"] is True
+    assert "encrypts its private keys; give store_password" in refused.result["msg"]
+    done = run_module(tmp_path, "certificate_export", dict(args, store_password=STORE_PASSWORD))
+    assert done.rc == 0
+    assert thumbprints(base64.b64decode(done.result["content"])) == made_thumbprints(SALES)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"return_content": True, "password": "too short"}, "password is shorter than 12 characters"),
+        ({"database": ["marketing"], "return_content": True, "password": PASSWORD},
+         "holds no certificate for the database(s) 'marketing'; it holds 'hr', 'sales'"),
+        ({"kind": "discovery_service", "return_content": True, "password": PASSWORD},
+         "the selection matches no certificate"),
+        ({"password": PASSWORD}, "one of the following is required: path, directory, return_content"),
+        ({"database": ["sales"], "kind": "database", "return_content": True, "password": PASSWORD},
+         "mutually exclusive"),
+    ],
+)
+def test_export_user_errors_are_clean_failures(tmp_path, args, words):
+    store_path = server_store(tmp_path, [SALES, HR])
+    run = run_module(tmp_path, "certificate_export", dict(args, store_path=store_path))
+    assert run.rc != 0 and run.result["failed"] is True
+    assert words in run.result["msg"]
+    assert "content" not in run.result
+
+
+# ---------------------------------------------------------------------------------------------- import
+
+
+def test_content_moves_from_export_to_import_through_the_controller(tmp_path, snapshot):
+    source = server_store(tmp_path, name="old-server")
+    exported = run_module(tmp_path, "certificate_export", {"store_path": source, "database": ["hr"],
+                                                           "return_content": True, "password": PASSWORD})
+    assert exported.rc == 0 and exported.result["changed"] is False and exported.result["files"] == []
+    content = exported.result["content"]
+
+    target = str(tmp_path / "new-server" / "certificates")
+    args = {"store_path": target, "content": content, "password": PASSWORD}
+    checked = run_module(tmp_path, "certificate_import", args, check_mode=True, diff=True)
+    assert checked.rc == 0 and checked.result["changed"] is True
+    assert not (tmp_path / "new-server").exists()
+
+    real = run_module(tmp_path, "certificate_import", args, diff=True)
+    assert real.rc == 0 and real.result["changed"] is True
+    assert real.result["certificates"] == checked.result["certificates"]
+    assert real.result["diff"] == checked.result["diff"]
+    assert [(c["kind"], c["identity"], c["action"]) for c in real.result["certificates"]] == [
+        (ref.kind, ref.identity, "added") for ref in [HR] + TRAVELLERS]
+    assert real.result["not_imported"] == []
+    records = store.load(target).records
+    assert {ref: r["thumbprint"] for ref, r in records.items()} == {
+        ref: C.thumbprint(MADE[ref]) for ref in [HR] + TRAVELLERS}
+    assert mode(target) == 0o700 and mode(os.path.join(target, "index.json")) == 0o600
+    assert all(mode(os.path.join(target, r["file"])) == 0o600 for r in records.values())
+
+    before = snapshot(target)
+    rerun = run_module(tmp_path, "certificate_import", args)
+    assert rerun.rc == 0 and rerun.result["changed"] is False
+    assert {c["action"] for c in rerun.result["certificates"]} == {"unchanged"}
+    assert "diff" not in rerun.result
+    assert snapshot(target) == before
+
+
+def test_import_conflicts_fail_replace_and_skip(tmp_path, snapshot):
+    target = server_store(tmp_path, [SALES, CORP], made=OTHER)
+    pfx = tmp_path / "from-the-old-server.pfx"
+    pfx.write_bytes(C.pfx([MADE[SALES], MADE[HR], MADE[CORP]]))
+    args = {"store_path": target, "path": str(pfx), "password": PASSWORD}
+    before = snapshot(target)
+
+    failed = run_module(tmp_path, "certificate_import", args)
+    assert failed.rc != 0 and failed.result["failed"] is True
+    message = failed.result["msg"]
+    assert message.startswith("%s: 2 certificate(s) differ" % pfx)
+    for ref in (SALES, CORP):
+        assert "the store holds %s, the file %s" % (C.thumbprint(OTHER[ref]), C.thumbprint(MADE[ref])) in message
+    assert snapshot(target) == before
+
+    skipped = run_module(tmp_path, "certificate_import", dict(args, on_conflict="skip"), check_mode=True)
+    assert [c["action"] for c in skipped.result["certificates"]] == ["skipped", "added", "skipped"]
+    assert snapshot(target) == before
+
+    replaced = run_module(tmp_path, "certificate_import", dict(args, on_conflict="replace"))
+    assert replaced.rc == 0 and replaced.result["changed"] is True
+    assert [c["action"] for c in replaced.result["certificates"]] == ["replaced", "added", "replaced"]
+    index = store.load(target)
+    assert {r["thumbprint"] for r in index.superseded} == made_thumbprints(SALES, CORP, made=OTHER)
+    assert {r["thumbprint"] for r in index.records.values()} == made_thumbprints(SALES, HR, CORP)
+
+
+def test_import_into_an_encrypted_store_with_given_kind_and_identity(tmp_path):
+    target = server_store(tmp_path, [HR], store_password=STORE_PASSWORD)
+    pfx = tmp_path / "corp.pfx"
+    pfx.write_bytes(C.pfx([MADE[CORP]], profile="compatibility"))
+    args = {"store_path": target, "path": str(pfx), "password": PASSWORD, "kind": "master_key",
+            "identity": "CORP.example.com"}
+    without = run_module(tmp_path, "certificate_import", args)
+    assert without.rc != 0 and "give store_password" in without.result["msg"]
+    wrong_kind = run_module(tmp_path, "certificate_import", dict(args, kind="database", identity="corp.example.com",
+                                                                 store_password=STORE_PASSWORD))
+    assert wrong_kind.rc != 0 and "but the task says kind 'database'" in wrong_kind.result["msg"]
+    done = run_module(tmp_path, "certificate_import", dict(args, store_password=STORE_PASSWORD))
+    assert done.rc == 0 and done.result["changed"] is True
+    content = store.read_entry(store.load(target), CORP)
+    assert b"ENCRYPTED PRIVATE KEY" in content
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("case", MODULE_CASES)
+def test_bad_input_is_a_clean_failure_and_the_store_is_unchanged(tmp_path, snapshot, case):
+    bad = CORPUS[case]
+    target = server_store(tmp_path, [HR, SERVER])
+    pfx = tmp_path / "incoming" / "bad.pfx"
+    pfx.parent.mkdir()
+    pfx.write_bytes(bad.data)
+    before = snapshot(target)
+    run = run_module(tmp_path, "certificate_import", {"store_path": target, "path": str(pfx),
+                                                      "password": bad.password, "on_conflict": "replace"})
+    assert run.rc == 1 and run.result["failed"] is True
+    message = run.result["msg"]
+    assert message.startswith(str(pfx) + ": "), message
+    assert bad.problem in message and bad.fix in message, message
+    assert snapshot(target) == before
+
+
+def test_bad_content_is_named_content(tmp_path, snapshot):
+    target = server_store(tmp_path, [HR])
+    before = snapshot(target)
+    wrong = run_module(tmp_path, "certificate_import", {"store_path": target, "password": C.WRONG_PASSWORD,
+                                                        "content": base64.b64encode(C.GOOD).decode()})
+    assert wrong.rc == 1 and wrong.result["msg"].startswith("content: wrong password or damaged file")
+    refused = run_module(tmp_path, "certificate_import", {
+        "store_path": target, "password": PASSWORD,
+        "content": base64.b64encode(CORPUS["a CA-issued certificate with a Password Secure subject"].data).decode()})
+    assert refused.rc == 1
+    assert refused.result["msg"].startswith("content: the database certificate can't be replaced by your own")
+    assert snapshot(target) == before
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ({"content": "this is not base64 at all!"}, "content is not base64; give the PKCS#12 file base64-encoded"),
+        ({"content": "QUJD?"}, "content is not base64"),
+        ({"path": "{tmp}/nowhere/server.pfx"}, "{tmp}/nowhere/server.pfx does not exist; give the path of a PKCS#12 "
+                                               "file on the managed host"),
+        ({"path": "{tmp}"}, "{tmp} is a directory; give the path of a file"),
+        ({"path": "{tmp}/huge.pfx", "size": pkcs12.MAX_PFX_SIZE + 1},
+         "{tmp}/huge.pfx: is 67108865 bytes, larger than the 67108864 bytes (64 MiB) a PKCS#12 file may have here; "
+         "give the right file, or split the export into several files"),
+        ({"path": "{tmp}/huge.pfx", "size": 1 << 30},
+         "{tmp}/huge.pfx: is 1073741824 bytes, larger than the 67108864 bytes (64 MiB)"),
+    ],
+    ids=["content not base64", "content with a stray character", "a path that does not exist", "a directory",
+         "a sparse file just over 64 MiB", "a sparse file of 1 GiB"],
+)
+def test_a_source_that_cannot_be_read_is_a_clean_failure(tmp_path, snapshot, source, words):
+    target = server_store(tmp_path, [HR])
+    before = snapshot(target)
+    args = {"store_path": target, "password": PASSWORD}
+    if "content" in source:
+        args["content"] = source["content"]
+    else:
+        args["path"] = source["path"].format(tmp=tmp_path)
+    if "size" in source:
+        with open(args["path"], "wb") as handle:
+            handle.truncate(source["size"])  # sparse: no disk space used
+    run = run_module(tmp_path, "certificate_import", args)
+    assert run.rc == 1 and run.result["failed"] is True
+    assert words.format(tmp=tmp_path) in run.result["msg"]
+    assert snapshot(target) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"password": PASSWORD}, "one of the following is required: path, content"),
+        ({"password": PASSWORD, "path": "/x.pfx", "content": "QUJD"}, "mutually exclusive"),
+        ({"password": PASSWORD, "path": "/x.pfx", "on_conflict": "merge"}, "on_conflict"),
+        ({"password": PASSWORD, "path": "/x.pfx", "identity": "sales"}, "identity"),
+        ({"path": "/x.pfx"}, "missing required arguments: password"),
+    ],
+)
+def test_import_option_errors_are_clean_failures(tmp_path, args, words):
+    run = run_module(tmp_path, "certificate_import", dict(args, store_path=str(tmp_path / "store")))
+    assert run.rc == 1 and run.result["failed"] is True
+    assert words in run.result["msg"]
+    assert not (tmp_path / "store").exists()
