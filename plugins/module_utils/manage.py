@@ -245,6 +245,11 @@ def info(store_path: str, *, kind: str | None = None, identity: str | None = Non
     counts = dict.fromkeys(KIND_NAMES, 0)
     for ref in index.records:
         counts[ref.kind] += 1
+    superseded = [
+        dict(public_facts(record), superseded_at=record.get("superseded_at"), superseded_by=record.get("superseded_by"))
+        for record in index.superseded
+        if (kind is None or record["kind"] == kind) and (identity is None or record["identity"] == identity)
+    ]
     return {
         "changed": False,
         "store_path": store_path,
@@ -252,4 +257,5 @@ def info(store_path: str, *, kind: str | None = None, identity: str | None = Non
         "keys_encrypted": index.key_protection is not None,
         "counts": counts,
         "certificates": listed,
+        "superseded": superseded,
     }

@@ -134,6 +134,17 @@ certificates:
       type: bool
       returned: always
       sample: true
+superseded:
+  description:
+    - Certificates an import with O(passwordsecure.server.certificate_import#module:on_conflict=replace) put aside,
+      kept with their keys as a backup inside the store; filtered like RV(certificates).
+    - Each item has the fields of RV(certificates) (without RV(certificates[].expired) and
+      RV(certificates[].has_private_key)) plus C(superseded_at) (ISO 8601 UTC) and C(superseded_by) (the thumbprint
+      that took its place).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
 counts:
   description: How many certificates of each kind the whole store holds (the filters do not apply).
   returned: always

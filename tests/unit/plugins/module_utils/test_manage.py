@@ -498,3 +498,23 @@ def test_a_store_the_user_may_not_write_is_refused_and_nothing_written(tmp_path,
         assert snapshot(area) == before
     finally:
         shutil.rmtree(base)
+
+
+def test_info_lists_superseded_entries_apart(tmp_path):
+    path = str(tmp_path / "store")
+    ref = CertRef("database", "sales")
+    first, second = generate(ref, key_size=2048), generate(ref, key_size=2048)
+    with store.transaction(path) as writer:
+        writer.add(ref, first.facts, first.certificate_pem, first.private_key_pem)
+        writer.commit()
+    with store.transaction(path) as writer:
+        writer.replace(ref, second.facts, second.certificate_pem, second.private_key_pem, when="2026-11-26T22:00:00Z")
+        writer.commit()
+    listed = manage.info(path)
+    assert [c["thumbprint"] for c in listed["certificates"]] == [second.facts["thumbprint"]]
+    assert listed["counts"]["database"] == 1
+    (old,) = listed["superseded"]
+    assert old["thumbprint"] == first.facts["thumbprint"]
+    assert old["superseded_by"] == second.facts["thumbprint"]
+    assert old["superseded_at"] == "2026-11-26T22:00:00Z"
+    assert manage.info(path, kind="master_key")["superseded"] == []
