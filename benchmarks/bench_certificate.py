@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Speed and memory of ``passwordsecure.server.certificate``, measured in one run.
 
-Four sections, each printed as a markdown table as soon as it is measured
+Five sections, each printed as a markdown table as soon as it is measured
 (``benchmarks/README.md`` explains every row and target):
 
 1. ``present`` for N certificates in one task: the module as a process against
@@ -15,6 +15,10 @@ Four sections, each printed as a markdown table as soon as it is measured
 4. The community.crypto way of the same job (one loop task per module, one
    loop item per certificate) against our one-task playbook, both run by the
    real ``ansible-playbook`` on the local connection, first run and rerun.
+5. ``certificate_export`` and ``certificate_import`` of N certificates, into
+   and from one PKCS#12 file for all and one file per certificate, against the
+   raw floor, the same cryptographic work done directly with ``cryptography``
+   in one process; and their peak memory.
 
 Ratios are taken between measurements of the same run on the same machine.
 Nothing here asserts: a target is reported as met or not, never failed.
@@ -27,6 +31,7 @@ import argparse
 import datetime
 import json
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -52,6 +57,10 @@ TARGET_MEMORY_MB = 100
 # A rerun parses no key, so its time should not depend on key size; process
 # start-up alone varies by about 10 %, so "no growth" allows 25 %.
 NO_GROWTH_RATIO = 1.25
+# Export and import (section 5): module time against the raw floor, and one file of 1000 on import.
+TARGET_TRANSFER_RATIO = 1.5
+TARGET_IMPORT_SECONDS = 10.0
+SECTIONS = (1, 2, 3, 4, 5)
 
 
 class BenchmarkError(Exception):
@@ -190,6 +199,165 @@ class Floor:
     max_rss_mb: float
 
 
+# --------------------------------------------------------------------------- the raw floor of export and import
+
+# The PKCS#12 iteration count of both modules (pkcs12.ITERATIONS) and of OpenSSL (PKCS12_DEFAULT_ITER).
+TRANSFER_ITERATIONS = 2048
+TRANSFER_FLOORS = ("export_one", "export_files", "import_one", "import_files")
+
+
+def transfer_floor_worker(spec_file: str) -> None:
+    """Child process: the cryptographic work of export and import, done directly with cryptography.
+
+    The spec (a JSON file, so that the password is on no command line) names
+    the store and the identities. Each certificate and key is read and loaded
+    first, untimed; then four floors are timed one after the other, on one
+    thread (the modules use one), around the work only:
+
+    ``export_files``
+        ``cryptography``'s own ``pkcs12.serialize_key_and_certificates`` per
+        certificate, with the modules' ``modern`` profile (PBES2 with
+        PBKDF2-HMAC-SHA256 and AES-256-CBC for key and certificate, an
+        HMAC-SHA256 MAC, 2048 iterations): a complete, independent PKCS#12
+        writer doing one file's work per certificate.
+    ``export_one``
+        ``cryptography`` writes one key per file, so one file for all is timed
+        as its primitives: per key, PBKDF2 and AES-256-CBC of its PKCS#8; the
+        certificates, one PBKDF2 and AES-256-CBC of all their DER; the MAC, one
+        key derivation and an HMAC-SHA256 over all the ciphertext. The MAC's
+        PKCS#12 key derivation (RFC 7292 B.2) has no public API in
+        ``cryptography``; PBKDF2-HMAC-SHA256 with the same 2048 iterations
+        stands in (about 0.1 ms per MAC more than OpenSSL's C derivation:
+        README.md has the figures).
+    ``import_one`` and ``import_files``
+        The inverse of those primitives, on ciphertext made beforehand: MAC
+        check, PBKDF2 and AES-256-CBC decryption of the certificates and of
+        each key, and each certificate's self-signature verified with its own
+        public key; one file for all, or one file per certificate.
+        ``cryptography``'s PKCS#12 loader is no floor here: it validates each
+        RSA key fully (the primality tests, about 40 ms per 2048-bit key),
+        work the import deliberately leaves out.
+
+    Prints JSON: per floor, its wall and CPU seconds.
+    """
+    import hmac as std_hmac
+    import resource
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, hmac, padding, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding as asymmetric_padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    spec = json.loads(Path(spec_file).read_text())
+    password = spec["password"].encode("utf-8")
+    store = Path(spec["store"])
+    wanted = set(spec["identities"])
+    items = []  # (friendly name, certificate, key, certificate DER, PKCS#8 DER), loaded untimed
+    for record in json.loads((store / "index.json").read_text())["entries"]:
+        if record["kind"] != "database" or record["identity"] not in wanted:
+            continue
+        text = (store / record["file"]).read_bytes()
+        split = text.index(b"-----BEGIN PRIVATE KEY-----")  # the store of the bench keeps keys unencrypted
+        cert = x509.load_pem_x509_certificate(text[:split])
+        try:
+            key = serialization.load_pem_private_key(text[split:], None, unsafe_skip_rsa_key_validation=True)
+        except TypeError:  # cryptography before 39 always validates; loading is not timed anyway
+            key = serialization.load_pem_private_key(text[split:], None)
+        pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
+        items.append((record["friendly_name"].encode("utf-8"), cert, key,
+                      cert.public_bytes(serialization.Encoding.DER), pkcs8))
+    if len(items) != len(wanted):
+        raise SystemExit("the store holds %d of the %d certificates" % (len(items), len(wanted)))
+
+    def derive(salt: bytes) -> bytes:
+        kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt, iterations=TRANSFER_ITERATIONS)
+        return kdf.derive(password)
+
+    def encrypt(plain: bytes) -> tuple[bytes, bytes, bytes]:
+        salt, iv = os.urandom(16), os.urandom(16)
+        padder = padding.PKCS7(128).padder()
+        encryptor = Cipher(algorithms.AES(derive(salt)), modes.CBC(iv)).encryptor()
+        return salt, iv, encryptor.update(padder.update(plain) + padder.finalize()) + encryptor.finalize()
+
+    def decrypt(salt: bytes, iv: bytes, data: bytes) -> bytes:
+        decryptor = Cipher(algorithms.AES(derive(salt)), modes.CBC(iv)).decryptor()
+        unpadder = padding.PKCS7(128).unpadder()
+        return unpadder.update(decryptor.update(data) + decryptor.finalize()) + unpadder.finalize()
+
+    def mac(salt: bytes, data: bytes) -> bytes:
+        signer = hmac.HMAC(derive(salt), hashes.SHA256())
+        signer.update(data)
+        return signer.finalize()
+
+    def verify(der: bytes) -> None:
+        cert = x509.load_der_x509_certificate(der)
+        cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes, asymmetric_padding.PKCS1v15(),
+                                 cert.signature_hash_algorithm)
+
+    def seal(pkcs8s: list[bytes], certs: list[bytes]) -> tuple[list[tuple[bytes, bytes, bytes]], tuple, bytes, bytes]:
+        """What one PKCS#12 file holds: encrypted keys, the encrypted certificates, MAC salt and MAC."""
+        keys = [encrypt(der) for der in pkcs8s]
+        sealed_certs = encrypt(b"".join(certs))
+        salt = os.urandom(16)
+        return keys, sealed_certs, salt, mac(salt, b"".join(k[2] for k in keys) + sealed_certs[2])
+
+    def open_sealed(sealed, lengths: list[int]) -> tuple[list[bytes], list[bytes]]:
+        keys, sealed_certs, salt, expected = sealed
+        if not std_hmac.compare_digest(mac(salt, b"".join(k[2] for k in keys) + sealed_certs[2]), expected):
+            raise SystemExit("the floor's MAC does not verify")
+        plain = decrypt(*sealed_certs)
+        certs, offset = [], 0
+        for length in lengths:
+            certs.append(plain[offset:offset + length])
+            offset += length
+        for der in certs:
+            verify(der)
+        return [decrypt(*key) for key in keys], certs
+
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(TRANSFER_ITERATIONS)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(hashes.SHA256())
+        .build(password)
+    )
+    pkcs8s = [item[4] for item in items]
+    cert_ders = [item[3] for item in items]
+    lengths = [len(der) for der in cert_ders]
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    measured: dict[str, dict[str, float]] = {}
+
+    def timed(name: str, work) -> Any:
+        start, start_cpu = time.perf_counter(), cpu()
+        result = work()
+        measured[name] = {"seconds": time.perf_counter() - start, "cpu_seconds": cpu() - start_cpu}
+        return result
+
+    files = timed("export_files", lambda: [
+        pkcs12.serialize_key_and_certificates(name, key, cert, None, encryption) for name, cert, key, _c, _k in items
+    ])
+    one = timed("export_one", lambda: seal(pkcs8s, cert_ders))
+    opened_one = timed("import_one", lambda: open_sealed(one, lengths))
+    sealed_files = [seal([der], [cert]) for der, cert in zip(pkcs8s, cert_ders)]  # untimed: the import's input
+    opened_files = timed("import_files", lambda: [
+        open_sealed(sealed, [length]) for sealed, length in zip(sealed_files, lengths)
+    ])
+    # The floor did the work: everything decrypts to what went in, and cryptography wrote real files.
+    if opened_one != (pkcs8s, cert_ders) or [o for pair in opened_files for o in pair] != [
+            x for der, cert in zip(pkcs8s, cert_ders) for x in ([der], [cert])]:
+        raise SystemExit("the floor's decryption does not give back what it encrypted")
+    if pkcs12.load_pkcs12(files[0], password).cert.certificate.public_bytes(serialization.Encoding.DER) != cert_ders[0]:
+        raise SystemExit("cryptography's PKCS#12 does not hold the certificate")
+    sys.stdout.write(json.dumps(dict(measured, count=len(items))))
+
+
 # --------------------------------------------------------------------------- the bench
 
 
@@ -199,6 +367,12 @@ def identities(count: int) -> list[str]:
 
 def certificates(count: int) -> list[dict[str, str]]:
     return [{"kind": "database", "identity": identity} for identity in identities(count)]
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a new file that only its owner can read."""
+    with os.fdopen(os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(text)
 
 
 class Bench:
@@ -240,7 +414,8 @@ class Bench:
         self._argfiles += 1
         args_file = self.work / "args" / ("%03d-%s.json" % (self._argfiles, name))
         args_file.parent.mkdir(exist_ok=True)
-        args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(options, _ansible_check_mode=False)}))
+        # 0600: the export and import arguments hold the PKCS#12 password, which goes on no command line.
+        write_private(args_file, json.dumps({"ANSIBLE_MODULE_ARGS": dict(options, _ansible_check_mode=False)}))
         run = run_process(
             [self.python, str(MODULES / ("%s.py" % name)), str(args_file)],
             env=self.module_env, cwd=self.work, what=what,
@@ -279,6 +454,15 @@ class Bench:
                                      % (len(result["certificates"]), count))
             runs.append(run)
         return runs
+
+    def transfer_floor(self, store: Path, names: list[str], password: str) -> tuple[dict[str, dict], Run]:
+        spec = self.work / "transfer-floor.json"
+        write_private(spec, json.dumps({"store": str(store), "identities": names, "password": password}))
+        run = run_process(
+            [self.python, str(Path(__file__).resolve()), "_transfer_floor", str(spec)],
+            env=self.module_env, cwd=self.work, what="raw floor of export and import",
+        )
+        return json.loads(run.stdout), run
 
     def floor(self, count: int, key_size: int) -> Floor:
         run = run_process(
@@ -410,6 +594,8 @@ class Settings:
     rounds: int  # alternations of floor and module in section 1 (totals compared)
     community_counts: list[int]
     mode: str
+    sections: list[int]  # the sections to run, in order
+    transfer_count: int  # certificates exported and imported in section 5
 
 
 class Report:
@@ -625,6 +811,134 @@ def section_community(bench: Bench, report: Report, s: Settings) -> None:
     }
 
 
+def transfer_verdict(count: int) -> str | None:
+    """Why a target of section 5 cannot be judged from this run, if it cannot."""
+    if count < TARGET_OVERHEAD_COUNT:
+        # Each module process's start (about 0.15 s) is a fixed cost: it weighs more on fewer certificates.
+        return "not judged: the target is for %d certificates" % TARGET_OVERHEAD_COUNT
+    return None
+
+
+def section_transfer(bench: Bench, report: Report, s: Settings, store: Path, store_note: str) -> None:
+    """Export and import of N certificates: module time against the raw floor, and peak memory."""
+    count = s.transfer_count
+    names = identities(count)
+    held = len(json.loads((store / "index.json").read_text())["entries"])
+    # Everything, or (a store with more certificates than the section moves) the first N by database.
+    selection: dict[str, Any] = {} if count == held else {"database": names}
+    # A new random password each run; it reaches the modules and the floor in 0600 files, never on argv.
+    password = secrets.token_urlsafe(24)
+    base = bench.work / "transfer"
+    base.mkdir()
+
+    progress("raw floor of export and import: %d certificates with cryptography, one thread" % count)
+    floor, floor_run = bench.transfer_floor(store, names, password)
+
+    def exported(options: dict[str, Any], what: str) -> tuple[Run, dict]:
+        progress(what)
+        run, result = bench.module("certificate_export", dict(options, store_path=str(store), password=password,
+                                                              **selection), what=what)
+        if not result["changed"] or len(result["certificates"]) != count:
+            raise BenchmarkError("%s exported %d certificates, not %d" % (what, len(result["certificates"]), count))
+        return run, result
+
+    one_file = base / "all.pfx"
+    export_one, result_one = exported({"path": str(one_file)},
+                                      "certificate_export: %d certificates into one file" % count)
+    export_files, result_files = exported({"directory": str(base / "files")},
+                                          "certificate_export: %d certificates, one file each" % count)
+    files = [item["path"] for item in result_files["files"]]
+    if len(files) != count or not all(item["changed"] for item in result_files["files"]):
+        raise BenchmarkError("the export into a directory wrote %d files, not %d" % (len(files), count))
+    thumbprints = {item["thumbprint"] for item in result_one["certificates"]}
+
+    def imported(path: str, into: Path, expect: int, what: str) -> Run:
+        run, result = bench.module("certificate_import", {"store_path": str(into), "path": path,
+                                                          "password": password}, what=what)
+        added = [item for item in result["certificates"] if item["action"] == "added"]
+        if len(added) != expect or len(result["certificates"]) != expect:
+            raise BenchmarkError("%s added %d certificates, not %d" % (what, len(added), expect))
+        return run
+
+    # Each import goes into a new store of its own, so that every certificate is added.
+    progress("certificate_import: one file of %d certificates into a new store" % count)
+    import_one = imported(str(one_file), base / "store-import-one", count,
+                          "certificate_import of one file with %d certificates" % count)
+    progress("certificate_import: %d files of one certificate, one module run each, into a new store" % count)
+    import_files = [
+        imported(path, base / "store-import-files", 1, "certificate_import of %s" % path) for path in files
+    ]
+    for into in ("store-import-one", "store-import-files"):
+        landed = {entry["thumbprint"] for entry in json.loads((base / into / "index.json").read_text())["entries"]}
+        if landed != thumbprints:
+            raise BenchmarkError("the store %s does not hold exactly the exported certificates" % into)
+
+    modules = {
+        "export_one": (export_one.seconds, export_one.cpu_seconds),
+        "export_files": (export_files.seconds, export_files.cpu_seconds),
+        "import_one": (import_one.seconds, import_one.cpu_seconds),
+        "import_files": (sum(r.seconds for r in import_files), sum(r.cpu_seconds for r in import_files)),
+    }
+    labels = {
+        "export_one": "export, one file for all: 1 task writes 1 file",
+        "export_files": "export, one file per certificate: 1 task writes %d files" % count,
+        "import_one": "import, one file for all: 1 task",
+        "import_files": "import, one file per certificate: %d tasks, 1 file each" % count,
+    }
+    rows = []
+    ratios: dict[str, tuple[float, float]] = {}
+    for name in TRANSFER_FLOORS:
+        floor_wall, floor_cpu = floor[name]["seconds"], floor[name]["cpu_seconds"]
+        module_wall, module_cpu = modules[name]
+        ratios[name] = (module_wall / floor_wall, module_cpu / floor_cpu)
+        rows.append([labels[name], secs(floor_wall), secs(module_wall), "%.2f x" % ratios[name][0],
+                     secs(floor_cpu), secs(module_cpu), "%.2f x" % ratios[name][1], ms(module_wall / count)])
+    header = ["%d certificates, RSA-%d" % (count, s.key_size), "raw floor", "module", "module / floor",
+              "floor CPU", "module CPU", "CPU ratio", "module per certificate"]
+    memory_rows = [
+        ["certificate_export, %d certificates into one file" % count, "%.1f MB" % export_one.max_rss_mb],
+        ["certificate_export, %d certificates, one file each" % count, "%.1f MB" % export_files.max_rss_mb],
+        ["certificate_import, one file of %d certificates" % count, "%.1f MB" % import_one.max_rss_mb],
+        ["certificate_import, one file of one certificate (largest of %d runs)" % count,
+         "%.1f MB" % max(r.max_rss_mb for r in import_files)],
+        ["for scale: the raw floor's process (Python + cryptography + the %d keys, all four floors)" % count,
+         "%.1f MB" % floor_run.max_rss_mb],
+    ]
+    report.section(
+        "5. Export and import of %d certificates (PKCS#12, encryption: modern)" % count,
+        "Wall time; the module as a process (for one file per certificate on import: the sum of the %d runs), "
+        "the raw floor with cryptography in one process on one thread, timed around the work only. %s\n\n"
+        % (count, store_note)
+        + table(header, rows)
+        + "\n\nFloor: PBKDF2-HMAC-SHA256 (%d iterations) and AES-256-CBC per key and per certificate set, one MAC "
+        "per file; export per file is cryptography's own pkcs12.serialize_key_and_certificates. The module's "
+        "own costs count as overhead: process start, reading the store, building and parsing PKCS#12, the "
+        "pairwise key check and the subject checks on import, fsynced writes. Peak memory (max RSS, MB = 10^6 "
+        "bytes):\n\n" % TRANSFER_ITERATIONS
+        + table(["process", "max RSS"], memory_rows),
+    )
+    verdict = transfer_verdict(count)
+    for name in TRANSFER_FLOORS:
+        report.target("%s, %d certificates: module / raw floor" % (labels[name].split(":")[0], count),
+                      "< %.1f x" % TARGET_TRANSFER_RATIO, "%.2f x" % ratios[name][0],
+                      ratios[name][0] < TARGET_TRANSFER_RATIO, verdict=verdict)
+    single = import_one.seconds
+    report.target("import of %d certificates from one file, module time" % count,
+                  "< %s for %d" % (secs(TARGET_IMPORT_SECONDS), TARGET_OVERHEAD_COUNT), secs(single),
+                  single < TARGET_IMPORT_SECONDS,
+                  verdict=verdict or (None if single < TARGET_IMPORT_SECONDS or count == TARGET_OVERHEAD_COUNT
+                                      else "not judged: the target is for %d certificates" % TARGET_OVERHEAD_COUNT))
+    report.numbers["transfer"] = {
+        "count": count, "floor": floor,
+        "module": {name: {"seconds": wall, "cpu_seconds": cpu} for name, (wall, cpu) in modules.items()},
+        "ratio": {name: wall for name, (wall, _cpu) in ratios.items()},
+        "cpu_ratio": {name: cpu for name, (_wall, cpu) in ratios.items()},
+        "memory_mb": {"export_one": export_one.max_rss_mb, "export_files": export_files.max_rss_mb,
+                      "import_one": import_one.max_rss_mb,
+                      "import_files": max(r.max_rss_mb for r in import_files), "floor": floor_run.max_rss_mb},
+    }
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -670,11 +984,29 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--rounds", type=int, default=1,
                         help="alternate floor and first run this many times and compare the totals "
                              "(default 1; more rounds, less key-generation noise)")
+    parser.add_argument("--transfer-count", type=int,
+                        help="certificates exported and imported in section 5 (default --count; 20 with --quick; "
+                             "at most --count when section 1 or 2 runs)")
+    parser.add_argument("--sections", default="1,2,3,4,5",
+                        help="comma-separated sections to run (default all: 1,2,3,4,5); 3 needs and adds 1 and 2; "
+                             "2 or 5 without 1 build their store first, untimed")
     parser.add_argument("--reruns", type=int, help="repetitions of each sub-second measurement (default 5)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="where reports go (git-ignored)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (stores, playbooks, args)")
     args = parser.parse_args(argv)
     count = args.count or (50 if args.quick else 1000)
+    try:
+        sections = {int(part) for part in args.sections.split(",")}
+    except ValueError:
+        parser.error("--sections takes numbers from 1 to 5, separated by commas")
+    if not sections <= set(SECTIONS):
+        parser.error("--sections takes numbers from 1 to 5, not %s" % args.sections)
+    if 3 in sections:
+        sections |= {1, 2}  # the memory of section 3 is that of the runs of sections 1 and 2
+    transfer_count = args.transfer_count or (min(count, 20) if args.quick else count)
+    if transfer_count > count and sections & {1, 2}:
+        parser.error("--transfer-count (%d) exceeds --count (%d), the certificates of the store that sections 1 "
+                     "and 2 build and section 5 uses" % (transfer_count, count))
     counts_text = args.community_counts or ("5" if args.quick else "10,100")
     community_counts = [] if counts_text == "none" else [int(part) for part in counts_text.split(",")]
     settings = Settings(
@@ -685,6 +1017,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
         rounds=args.rounds,
         community_counts=community_counts,
         mode="quick" if args.quick else "full" if args.full else "default",
+        sections=sorted(sections),
+        transfer_count=transfer_count,
     )
     return args, settings
 
@@ -692,6 +1026,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["_floor"]:
         floor_worker(int(argv[1]), int(argv[2]))
+        return 0
+    if argv[:1] == ["_transfer_floor"]:
+        transfer_floor_worker(argv[1])
         return 0
     args, settings = parse_args(argv)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -702,16 +1039,33 @@ def main(argv: list[str]) -> int:
     report = Report()
     try:
         bench = Bench(work)
-        header = "# passwordsecure.server.certificate benchmark, %s (%s mode)\n\n%s\nLoad average at start: %s" % (
-            stamp, settings.mode, versions(bench), " ".join("%.2f" % x for x in os.getloadavg()))
+        chosen = settings.sections
+        mode = "%s mode" % settings.mode
+        if chosen != list(SECTIONS):
+            mode += ", sections %s" % ",".join(str(n) for n in chosen)
+        header = "# passwordsecure.server.certificate benchmark, %s (%s)\n\n%s\nLoad average at start: %s" % (
+            stamp, mode, versions(bench), " ".join("%.2f" % x for x in os.getloadavg()))
         emit(header + "\n")
         report.parts.append(header + "\n")
         store = work / "store-main"
-        firsts, floors = section_present(bench, report, settings, store)
-        others = section_rerun(bench, report, settings, store)
-        section_memory(report, settings, firsts, floors, others)
-        if settings.community_counts:
+        store_note = "The store of section 1 (%d certificates)." % settings.count
+        if 1 in chosen:
+            firsts, floors = section_present(bench, report, settings, store)
+        elif 2 in chosen or 5 in chosen:
+            size = settings.count if 2 in chosen else settings.transfer_count
+            progress("building a store of %d certificates at RSA-%d (section 1 does not run; not timed)"
+                     % (size, settings.key_size))
+            built = bench.present(store, size, settings.key_size, expect_changed=True)
+            store_note = "A store of %d certificates built for it (in %s, not part of the figures)." % (
+                size, secs(built.seconds))
+        if 2 in chosen:
+            others = section_rerun(bench, report, settings, store)
+        if 3 in chosen:
+            section_memory(report, settings, firsts, floors, others)
+        if 4 in chosen and settings.community_counts:
             section_community(bench, report, settings)
+        if 5 in chosen:
+            section_transfer(bench, report, settings, store, store_note)
         report.section("Targets", table(["what", "target", "measured", "met"], report.targets))
         footer = "Load average at end: %s. Benchmark wall time: %s." % (
             " ".join("%.2f" % x for x in os.getloadavg()), secs(time.perf_counter() - started))
