@@ -738,6 +738,43 @@ def _pair(certs: List[_Bag], private_keys: List[_Bag]) -> PfxContents:
     return PfxContents(entries, len(private_keys) - len(paired))
 
 
+# The cipher ``write_pfx`` uses for every key and encrypted part, by profile.
+_PROFILE_CIPHERS = {"modern": "pbes2", "compatibility": "pkcs12_sha1_tripledes_3key"}
+
+
+def matches_profile(data: bytes, profile: str) -> bool:
+    """Whether a PKCS#12 file uses the MAC hash and ciphers ``write_pfx`` uses for ``profile``.
+
+    Reads only the unencrypted structure (no password): the MAC's hash, the cipher of each
+    encrypted part and of each shrouded key. An export compares this as well as the content,
+    so that a change of ``encryption`` rewrites a file that holds the right certificates.
+    """
+    require_pkcs12()
+    ciphers = set()
+    try:
+        pfx, octets = _load_pfx(data)
+        mac_data = pfx["mac_data"]
+        if not isinstance(mac_data, pkcs12.MacData):
+            return False
+        mac_hash = mac_data["mac"]["digest_algorithm"]["algorithm"].native
+        for content_info in pkcs12.AuthenticatedSafe.load(octets, strict=True):
+            content_type = content_info["content_type"].native
+            if content_type == "encrypted_data":
+                info = content_info["content"]["encrypted_content_info"]
+                ciphers.add(info["content_encryption_algorithm"]["algorithm"].native)
+            elif content_type == "data":
+                for bag in pkcs12.SafeContents.load(content_info["content"].native, strict=True):
+                    if bag["bag_id"].native == "pkcs8_shrouded_key_bag":
+                        ciphers.add(bag["bag_value"]["encryption_algorithm"]["algorithm"].native)
+                    elif bag["bag_id"].native == "key_bag":
+                        ciphers.add("none")
+            else:
+                return False
+    except (Pkcs12Error, ValueError, TypeError, KeyError):
+        return False
+    return mac_hash == _PROFILES[profile].mac_hash and ciphers == {_PROFILE_CIPHERS[profile]}
+
+
 def read_pfx(data: bytes, password: str) -> PfxContents:
     """Every certificate of a PKCS#12 file, each with its unencrypted PKCS#8 key if the file has one."""
     require_pkcs12()

@@ -158,8 +158,13 @@ def destinations(
     return plan
 
 
-def holds_exactly(data: bytes, password: str, index: store.Index, refs: list[CertRef]) -> bool:
-    """Whether PKCS#12 ``data`` opens with ``password`` and holds exactly ``refs``, each with its key."""
+def holds_exactly(
+    data: bytes, password: str, index: store.Index, refs: list[CertRef], profile: str = "modern"
+) -> bool:
+    """Whether PKCS#12 ``data`` is written in ``profile``, opens with ``password`` and holds exactly
+    ``refs``, each with its key."""
+    if not pkcs12.matches_profile(data, profile):
+        return False
     try:
         contents = pkcs12.read_pfx(data, password)
     except PasswordSecureError:
@@ -221,7 +226,7 @@ def export(
             content = data
             continue
         existing = read_existing(destination.path) if read_existing else None
-        unchanged = existing is not None and holds_exactly(existing, password, index, destination.refs)
+        unchanged = existing is not None and holds_exactly(existing, password, index, destination.refs, profile)
         files.append({"path": destination.path, "changed": not unchanged,
                       "thumbprints": [f["thumbprint"] for f in facts]})
         if not unchanged:

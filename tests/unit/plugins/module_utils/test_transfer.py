@@ -320,6 +320,20 @@ def test_a_different_password_rewrites_the_file(tmp_path):
         pkcs12.read_pfx(target.read_bytes(), PASSWORD)
 
 
+def test_a_change_of_encryption_rewrites_the_file_once(tmp_path):
+    store_path = server_store(tmp_path, [SALES, SERVER])
+    target = tmp_path / "all.pfx"
+    export(store_path, path=str(target))
+    assert pkcs12.matches_profile(target.read_bytes(), "modern")
+    assert not pkcs12.matches_profile(target.read_bytes(), "compatibility")
+    result, writes = export(store_path, path=str(target), profile="compatibility")
+    assert [path for path, _data in writes] == [str(target)] and result["changed"] is True
+    assert pkcs12.matches_profile(target.read_bytes(), "compatibility")
+    assert set(held(target.read_bytes())) == thumbprints(SALES, SERVER)
+    again, writes = export(store_path, path=str(target), profile="compatibility")
+    assert writes == [] and again["changed"] is False
+
+
 def test_a_destination_with_one_certificate_too_many_or_too_few_is_rewritten(tmp_path):
     store_path = server_store(tmp_path)
     target = tmp_path / "out.pfx"
