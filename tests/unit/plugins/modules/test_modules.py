@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-import subprocess
 import sys
 
 import pytest
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import manage
 from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import CertRef
+from ansible_collections.passwordsecure.server.tests.unit.plugins.modules import module_process
 
-PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(manage.__file__)))
-# The folder that holds ansible_collections/passwordsecure/server/plugins.
-IMPORT_ROOT = os.path.abspath(os.path.join(PLUGINS, os.pardir, os.pardir, os.pardir, os.pardir))
+PLUGINS, Run = module_process.PLUGINS, module_process.Run
 assert os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(PLUGINS)))) == "ansible_collections"
 PASSWORD = "Zq9-store-Sécret-4711"
 
@@ -35,31 +32,10 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-class Run:
-    def __init__(self, proc: subprocess.CompletedProcess):
-        self.rc = proc.returncode
-        self.stdout = proc.stdout.decode("utf-8", errors="replace")
-        self.stderr = proc.stderr.decode("utf-8", errors="replace")
-        try:
-            self.result = json.loads(self.stdout)
-        except ValueError:
-            raise AssertionError("no JSON result (rc %d):\n%s\n%s" % (self.rc, self.stdout, self.stderr)) from None
-        assert "Traceback" not in self.stdout + self.stderr, self.stdout + self.stderr
-
-
 def run_module(tmp_path, name: str, args: dict, *, check_mode: bool = False, diff: bool = False,
                without_cryptography: bool = False) -> Run:
-    args_file = tmp_path / ("args-%d.json" % len(list(tmp_path.glob("args-*.json"))))
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode,
-                                                                 _ansible_diff=diff)}))
-    module = os.path.join(PLUGINS, "modules", name + ".py")
-    prefix = [sys.executable, "-c", WITHOUT_CRYPTOGRAPHY] if without_cryptography else [sys.executable]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (IMPORT_ROOT, env.get("PYTHONPATH")) if p)
-    env.pop("PYTHONSAFEPATH", None)
-    proc = subprocess.run(prefix + [module, str(args_file)], capture_output=True, env=env, cwd=str(tmp_path),
-                          timeout=300, check=False)
-    return Run(proc)
+    prefix = [sys.executable, "-c", WITHOUT_CRYPTOGRAPHY] if without_cryptography else None
+    return module_process.run_module(tmp_path, name, args, check_mode=check_mode, diff=diff, prefix=prefix)
 
 
 def summary(result: dict) -> list:

@@ -8,11 +8,8 @@ password), with the store byte for byte as it was.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,42 +30,19 @@ from ansible_collections.passwordsecure.server.tests.unit.plugins.module_utils.p
     STORE_PASSWORD,
     TRAVELLERS,
 )
+from ansible_collections.passwordsecure.server.tests.unit.plugins.modules import module_process
 
-PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(store.__file__)))
-# The folder that holds ansible_collections/passwordsecure/server/plugins.
-IMPORT_ROOT = os.path.abspath(os.path.join(PLUGINS, os.pardir, os.pardir, os.pardir, os.pardir))
 SECRETS = (PASSWORD, C.WRONG_PASSWORD, STORE_PASSWORD)
 
 
-class Run:
-    def __init__(self, proc: subprocess.CompletedProcess):
-        self.rc = proc.returncode
-        self.stdout = proc.stdout.decode("utf-8", errors="replace")
-        self.stderr = proc.stderr.decode("utf-8", errors="replace")
-        try:
-            self.result = json.loads(self.stdout)
-        except ValueError:
-            raise AssertionError("no JSON result (rc %d):\n%s\n%s" % (self.rc, self.stdout, self.stderr)) from None
-        output = self.stdout + self.stderr
-        assert "Traceback" not in output, output
-        for secret in SECRETS:
-            assert secret not in output
-        # Ansible masks no_log values wherever they show: a mask means a message tried to show one.
-        assert "********" not in output, output
-        assert "PRIVATE KEY" not in output
-
-
-def run_module(tmp_path, name: str, args: dict, *, check_mode: bool = False, diff: bool = False) -> Run:
-    args_file = tmp_path / ("args-%d.json" % len(list(tmp_path.glob("args-*.json"))))
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode,
-                                                                 _ansible_diff=diff)}))
-    module = os.path.join(PLUGINS, "modules", name + ".py")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (IMPORT_ROOT, env.get("PYTHONPATH")) if p)
-    env.pop("PYTHONSAFEPATH", None)
-    proc = subprocess.run([sys.executable, module, str(args_file)], capture_output=True, env=env,
-                          cwd=str(tmp_path), timeout=300, check=False)
-    return Run(proc)
+def run_module(tmp_path, name: str, args: dict, *, check_mode: bool = False,
+               diff: bool = False) -> module_process.Run:
+    run = module_process.run_module(tmp_path, name, args, check_mode=check_mode, diff=diff, secrets=SECRETS)
+    output = run.stdout + run.stderr
+    # Ansible masks no_log values wherever they show: a mask means a message tried to show one.
+    assert "********" not in output, output
+    assert "PRIVATE KEY" not in output
+    return run
 
 
 def server_store(tmp_path, refs=SERVER_REFS, name: str = "store", made=None, store_password=None) -> str:
