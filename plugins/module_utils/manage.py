@@ -166,13 +166,10 @@ def ensure(
         index = writer.index  # planned again under the lock: another run may have written meanwhile
         plan = _plan(index, refs, state, kinds, owner)
         before = dict(index.records)
-        new_store = index.key_protection is None and not index.records
-        if (index.key_protection != protection and not new_store) or (
-            plan.create and passphrase is None and index.key_protection is not None
-        ):
-            fresh, protection = store.key_passphrase(index, store_password, writes_keys=bool(plan.create))
-            if fresh != passphrase:
-                passphrase, made = fresh, {}
+        fresh, protection = store.key_passphrase_under_lock(
+            index, store_password, passphrase, protection, writes_keys=bool(plan.create))
+        if fresh != passphrase:  # keys made before the lock were encrypted for another protection
+            passphrase, made = fresh, {}
         created: dict[CertRef, dict] = {}
         if plan.create or plan.remove:
             if plan.create and index.key_protection is None and protection is not None:

@@ -402,6 +402,23 @@ def key_passphrase(index: Index, password: str | None, *, writes_keys: bool) -> 
     return stretched.hex().encode("ascii"), protection
 
 
+def key_passphrase_under_lock(
+    index: Index, password: str | None, passphrase: bytes | None, protection: dict | None, *, writes_keys: bool
+) -> tuple[bytes | None, dict | None]:
+    """Re-check, under the write lock, a passphrase obtained from an unlocked read.
+
+    Another writer may have given the store its key protection (or written unencrypted keys) in
+    between; then the passphrase is derived again from the locked index. A store that is still new
+    keeps the protection planned for it.
+    """
+    still_new = index.key_protection is None and not index.records
+    if (index.key_protection != protection and not still_new) or (
+        writes_keys and passphrase is None and index.key_protection is not None
+    ):
+        return key_passphrase(index, password, writes_keys=writes_keys)
+    return passphrase, protection
+
+
 # --------------------------------------------------------------------------- writing
 
 

@@ -380,8 +380,8 @@ def import_(
                 raise _conflict_error(index, conflicts, source)
             replace = conflicts if on_conflict == "replace" else []
             replaced_before = [index.records[item.recognised.ref] for item in replace]
-            if index.key_protection != protection and (index.key_protection is not None or index.records):
-                passphrase, protection = store.key_passphrase(index, store_password, writes_keys=True)
+            passphrase, protection = store.key_passphrase_under_lock(
+                index, store_password, passphrase, protection, writes_keys=bool(add or replace))
             if index.key_protection is None and protection is not None:
                 writer.set_key_protection(protection)
             for item in add:

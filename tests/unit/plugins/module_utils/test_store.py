@@ -616,3 +616,22 @@ def test_a_superseded_record_sharing_a_file_with_an_entry_is_damage(copy, snapsh
     with pytest.raises(StoreDamagedError, match="for two entries"):
         store.load(str(copy))
     assert snapshot(copy) == before
+
+
+def test_the_passphrase_is_checked_again_under_the_lock(tmp_path, copy):
+    new = store.Index(str(tmp_path / "new"), False, {}, None)
+    # A store still new keeps the protection planned for it before the lock.
+    assert store.key_passphrase_under_lock(new, PASSWORD, NEW_PASSPHRASE, NEW_PROTECTION, writes_keys=True) == (
+        NEW_PASSPHRASE, NEW_PROTECTION)
+    # Another writer gave the store its own protection meanwhile: derived again from the locked index.
+    other = store.Index(str(tmp_path / "other"), True, {}, dict(NEW_PROTECTION, salt="AAAAAAAAAAAAAAAAAAAAAA=="))
+    with pytest.raises(StorePasswordError):  # another salt: the same password no longer verifies
+        store.key_passphrase_under_lock(other, PASSWORD, NEW_PASSPHRASE, NEW_PROTECTION, writes_keys=True)
+    # Another writer wrote unencrypted keys meanwhile: a password no longer fits.
+    with pytest.raises(StorePasswordError, match="unencrypted"):
+        store.key_passphrase_under_lock(store.load(str(copy)), PASSWORD, NEW_PASSPHRASE, NEW_PROTECTION,
+                                        writes_keys=True)
+    # The store became encrypted while this writer planned without a password.
+    protected = store.Index(str(tmp_path / "p"), True, {}, NEW_PROTECTION)
+    with pytest.raises(StorePasswordError, match="give store_password"):
+        store.key_passphrase_under_lock(protected, None, None, None, writes_keys=True)
