@@ -12,8 +12,6 @@ primes, which makes threads enough.
 from __future__ import annotations
 
 import datetime
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, NamedTuple
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto
@@ -127,13 +125,6 @@ def generate(
     return Generated(ref, cert.public_bytes(serialization.Encoding.PEM), key_pem, facts)
 
 
-def workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def generate_many(refs: Iterable[CertRef], *, key_size: int, key_passphrase: bytes | None = None) -> list[Generated]:
     """Generate certificates for ``refs`` on every available core, in order."""
     refs = list(refs)
@@ -141,7 +132,4 @@ def generate_many(refs: Iterable[CertRef], *, key_size: int, key_passphrase: byt
     def one(ref: CertRef) -> Generated:
         return generate(ref, key_size=key_size, key_passphrase=key_passphrase)
 
-    if len(refs) < 2 or workers() == 1:
-        return [one(ref) for ref in refs]
-    with ThreadPoolExecutor(max_workers=workers()) as pool:
-        return list(pool.map(one, refs))
+    return crypto.parallel_map(one, refs)

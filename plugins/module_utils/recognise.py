@@ -19,8 +19,8 @@ from the subject passes the same checks as an identity given in a task
 validates an RSA private key when it loads it, and most of that time is the
 primality tests of p and q. An import of 1,000 certificates must stay under
 10 s, so ``check_key_matches`` does not load keys that way. It reads the
-PKCS#8 structure (with asn1crypto; without it, with ``cryptography`` and
-``unsafe_skip_rsa_key_validation=True`` where that exists, 39 and newer) and
+PKCS#8 structure (with ``cryptography`` and ``unsafe_skip_rsa_key_validation=True``
+where that exists, 39 and newer; with asn1crypto on 38) and
 checks with integer arithmetic that
 
 * the key's public part is the certificate's public key (RSA: n and e; EC:
@@ -52,13 +52,13 @@ full validation (``load_der_private_key``), 50     41 ms     125 ms
 full validation, cryptography 38                   41 ms     124 ms
 =================================================  ========  ========
 
-So 1,000 keys take 0.1 to 0.4 s to check instead of 41 s (2048) or 125 s
-(3072). asn1crypto comes first although cryptography 50 with the skip is a
-little faster: it is the one reader that skips the primality tests on every
-supported ``cryptography``, 38 included, so every host runs the same code.
-Without asn1crypto, cryptography 38 has to validate fully (correct, only
-slow). EC keys are loaded with ``cryptography`` (its EC check only confirms
-the point, well under a millisecond) and compared by curve and point.
+So 1,000 keys take 0.07 to 0.35 s to check instead of 41 s (2048) or 125 s
+(3072). ``cryptography`` with the skip reads the key where it can (39 and
+newer: twice as fast as asn1crypto); asn1crypto reads it on cryptography 38.
+Both readers feed the same arithmetic, and the tests run each. Without
+asn1crypto, cryptography 38 has to validate fully (correct, only slow). EC
+keys are loaded with ``cryptography`` (its EC check only confirms the point,
+well under a millisecond) and compared by curve and point.
 """
 
 from __future__ import annotations
@@ -144,6 +144,18 @@ def _describe(cert: Any, der: bytes) -> str:
     return "%s (thumbprint %s)" % (subject, crypto.fingerprints(der)[0])
 
 
+class _Shown:
+    """How messages name a certificate (``_describe``), worked out when a message is made."""
+
+    def __init__(self, cert: Any, der: bytes):
+        self._cert, self._der, self._text = cert, der, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = _describe(self._cert, self._der)
+        return self._text
+
+
 def _load_certificate(der: bytes) -> Any:
     crypto.require_cryptography()
     try:
@@ -158,7 +170,7 @@ def _load_certificate(der: bytes) -> Any:
 # --------------------------------------------------------------------------- the subject
 
 
-def _attributes(cert: Any, shown: str) -> tuple[list[Any], bool]:
+def _attributes(cert: Any, shown: object) -> tuple[list[Any], bool]:
     """The subject's attributes in order, and whether any RDN holds more than one."""
     try:
         rdns = list(cert.subject.rdns)  # cryptography decodes every value here: a bad string fails now
@@ -211,7 +223,7 @@ def _subject_problems(profile: KindProfile, attributes: list[Any], multi_valued:
     return problems
 
 
-def _kind_of(attributes: list[Any], multi_valued: bool, shown: str) -> tuple[KindProfile, str | None]:
+def _kind_of(attributes: list[Any], multi_valued: bool, shown: object) -> tuple[KindProfile, str | None]:
     """The kind the subject names, and the identity it holds (as written, not yet checked)."""
     common_names = [a.value for a in attributes if a.oid == crypto.NameOID.COMMON_NAME]
     profile = next((_BY_COMMON_NAME[cn] for cn in common_names if cn in _BY_COMMON_NAME), None)
@@ -272,7 +284,7 @@ def _signature_problem(cert: Any) -> str | None:
     return None
 
 
-def _check_self_signed(cert: Any, profile: KindProfile, shown: str) -> None:
+def _check_self_signed(cert: Any, profile: KindProfile, shown: object) -> None:
     if profile.own_certificate_allowed:
         return
     if cert.issuer != cert.subject:
@@ -305,7 +317,7 @@ def recognise(
     An expired certificate is recognised; ``expired`` says so.
     """
     cert = _load_certificate(certificate_der)
-    shown = _describe(cert, certificate_der)
+    shown = _Shown(cert, certificate_der)
     attributes, multi_valued = _attributes(cert, shown)
     profile, written_identity = _kind_of(attributes, multi_valued, shown)
     _check_self_signed(cert, profile, shown)
@@ -324,7 +336,7 @@ def recognise(
     return Recognised(ref, facts, crypto.not_valid_after(cert) < moment)
 
 
-def _check_given(ref: CertRef, shown: str, kind: str | None, identity: str | None) -> None:
+def _check_given(ref: CertRef, shown: object, kind: str | None, identity: str | None) -> None:
     if kind is not None:
         given = profile_of(kind, where="kind")
         if given.name != ref.kind:
@@ -389,7 +401,7 @@ def check_key_matches(certificate_der: bytes, private_key_der: bytes) -> None:
     """Raise CertificateRefusedError unless ``private_key_der`` (unencrypted PKCS#8 DER) is the
     certificate's own, undamaged private key. A pairwise check: see the module's docstring."""
     cert = _load_certificate(certificate_der)
-    shown = _describe(cert, certificate_der)
+    shown = _Shown(cert, certificate_der)
     public_key = cert.public_key()
     if isinstance(public_key, crypto.rsa.RSAPublicKey):
         key = _read_rsa_key(private_key_der, shown)
@@ -407,7 +419,7 @@ def check_key_matches(certificate_der: bytes, private_key_der: bytes) -> None:
         )
 
 
-def _unreadable(shown: str) -> CertificateRefusedError:
+def _unreadable(shown: object) -> CertificateRefusedError:
     # No detail from the parser: its message could quote bytes of the key.
     return CertificateRefusedError(
         "the private key given with %s can't be read as an unencrypted PKCS#8 private key, or it is damaged; "
@@ -415,9 +427,14 @@ def _unreadable(shown: str) -> CertificateRefusedError:
     )
 
 
-def _read_rsa_key(der: bytes, shown: str) -> _RsaKey | str:
+def _reads_with_asn1crypto() -> bool:
+    """Whether RSA keys are read with asn1crypto: where cryptography can't skip the primality tests (38)."""
+    return HAS_ASN1CRYPTO and crypto.cryptography_version() < SKIP_RSA_VALIDATION_FROM
+
+
+def _read_rsa_key(der: bytes, shown: object) -> _RsaKey | str:
     """The RSA key's numbers, or the name of the key type when it is not RSA."""
-    if not HAS_ASN1CRYPTO:
+    if not _reads_with_asn1crypto():
         key = _load_with_cryptography(der, shown, skip_rsa_validation=True)
         if not isinstance(key, crypto.rsa.RSAPrivateKey):
             return crypto.key_description(key.public_key())[0]
@@ -446,7 +463,7 @@ def _read_rsa_key(der: bytes, shown: str) -> _RsaKey | str:
         raise _unreadable(shown) from None
 
 
-def _load_with_cryptography(der: bytes, shown: str, skip_rsa_validation: bool = False) -> Any:
+def _load_with_cryptography(der: bytes, shown: object, skip_rsa_validation: bool = False) -> Any:
     options = {}
     if skip_rsa_validation and crypto.cryptography_version() >= SKIP_RSA_VALIDATION_FROM:
         options["unsafe_skip_rsa_key_validation"] = True

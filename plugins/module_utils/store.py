@@ -13,7 +13,8 @@ Layout (``docs/store-format.md`` is the full description)::
                               SHA-256 of the file's own content
 
 Crash safety: every file is written to a temp file in its folder, fsynced and
-renamed over its name, and the folder is fsynced. A change writes its new entry
+renamed over its name, and the folder is fsynced (a change's entry files are
+fsynced together, then renamed, then their folder fsynced once). A change writes its new entry
 files first, then the index, and removes the entry files it dropped last, so a
 process killed at any instant leaves an index whose every entry is complete.
 Files a killed writer left behind (temp files, and the entry files its
@@ -103,14 +104,23 @@ class Index:
         return sorted(self.records, key=CertRef.sort_key)
 
     def to_json(self) -> bytes:
-        document = {
-            "format": FORMAT,
-            "version": VERSION,
-            "key_protection": self.key_protection,
-            "entries": [self.records[ref] for ref in self.sorted_refs()],
-            "superseded": self.superseded,
+        """The index document: one entry per line (json's indented output is its slow pure-Python encoder)."""
+
+        def dump(value: object) -> str:
+            return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+        def lines(records: list[dict]) -> str:
+            return "[\n%s\n ]" % ",\n".join("  " + dump(record) for record in records) if records else "[]"
+
+        fields = {
+            "entries": lines([self.records[ref] for ref in self.sorted_refs()]),
+            "format": dump(FORMAT),
+            "key_protection": dump(self.key_protection),
+            "superseded": lines(self.superseded),
+            "version": dump(VERSION),
         }
-        return (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+        body = ",\n".join(" %s: %s" % (dump(name), fields[name]) for name in sorted(fields))
+        return ("{\n%s\n}\n" % body).encode("utf-8")
 
 
 # --------------------------------------------------------------------------- reading
@@ -446,6 +456,48 @@ def _atomic_write(directory: str, name: str, data: bytes, owner: tuple[int, int]
         raise
 
 
+_SYNC_THREADS = 8  # fsync waits on the disk, not the CPU: more threads than cores let ext4 commit them together
+
+
+def _write_synced(path: str, data: bytes, owner: tuple[int, int]) -> None:
+    """Write a new file (0600) and fsync it; a leftover of the same name (only ours: we hold the lock) is
+    replaced, a symbolic link refused."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                 FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if owner != (-1, -1):
+            os.fchown(fd, *owner)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_entries(directory: str, pending: dict[str, bytes], owner: tuple[int, int]) -> None:
+    """Every pending entry file, as ``_atomic_write`` would write each, but the fsyncs overlap.
+
+    Each goes to its temp file and is fsynced, on threads: one after the other, each fsync
+    waits for its own flush (about 0.25 ms per file here), while overlapping ones are
+    committed together. Then each is renamed into place and the folder fsynced once. A
+    killed writer leaves temp files, which the next writer removes.
+    """
+    names = sorted(pending)
+    temps = [os.path.join(directory, TEMP_PREFIX + name) for name in names]
+    try:
+        crypto.parallel_map(lambda pair: _write_synced(pair[0], pending[pair[1]], owner), list(zip(temps, names)),
+                            workers=_SYNC_THREADS)
+        for temp, name in zip(temps, names):
+            os.replace(temp, os.path.join(directory, name))
+    except BaseException:
+        for temp in temps:
+            with suppress(OSError):
+                os.unlink(temp)
+        raise
+    _fsync_dir(directory)
+
+
 def _ensure_dir(path: str, owner: tuple[int, int]) -> None:
     try:
         os.mkdir(path, DIR_MODE)
@@ -532,10 +584,8 @@ class Writer:
         if self._pending or self._dropped:
             _atomic_write(self.path, JOURNAL_NAME, json.dumps(journal).encode("utf-8"), self.owner)
             _fsync_dir(self.path)
-        for name, content in self._pending.items():
-            _atomic_write(entries, name, content, self.owner)
         if self._pending:
-            _fsync_dir(entries)
+            _write_entries(entries, self._pending, self.owner)
         _atomic_write(self.path, INDEX_NAME, self.index.to_json(), self.owner)
         _fsync_dir(self.path)
         for name in self._dropped:

@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.padding import PKCS7
 from cryptography.hazmat.primitives.serialization import pkcs12 as cryptography_pkcs12
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import pkcs12 as P
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import DependencyError
@@ -767,3 +769,92 @@ def test_missing_asn1crypto_is_a_dependency_error(monkeypatch):
         P.read_pfx(WRITTEN["modern"], PASSWORD)
     with pytest.raises(DependencyError, match="asn1crypto"):
         P.write_pfx(ENTRIES, PASSWORD)
+
+
+# ---------------------------------------------------------------------------------------------- templates
+
+NAMES = st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)).map(P._text)
+BLOBS = st.binary(min_size=0, max_size=300)
+SIXTEEN = st.binary(min_size=16, max_size=16)
+IDS = st.one_of(st.none(), st.binary(min_size=20, max_size=20))
+
+
+@settings(max_examples=150, deadline=None)
+@given(SIXTEEN, SIXTEEN, BLOBS, IDS, NAMES, st.sampled_from([1, 2048, 600000]), st.sampled_from(["sha1", "sha256"]),
+       st.sampled_from(["aes128_cbc", "aes256_cbc"]))
+def test_a_key_bag_from_its_template_is_what_asn1crypto_builds(salt, iv, encrypted, local_key_id, name, iterations,
+                                                               prf, cipher):
+    values = (salt, iv, encrypted, local_key_id, name, iterations, prf, cipher)
+    assert P._templated(P._pbes2_key_bag_der, *values) == P._pbes2_key_bag_der(*values)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(min_size=8, max_size=8), BLOBS, IDS, NAMES)
+def test_a_3des_key_bag_from_its_template_is_what_asn1crypto_builds(salt, encrypted, local_key_id, name):
+    assert P._templated(P._3des_key_bag_der, salt, encrypted, local_key_id, name) == P._3des_key_bag_der(
+        salt, encrypted, local_key_id, name)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from([cert for cert, _key in RSA + EC]), IDS, NAMES)
+def test_a_cert_bag_from_its_template_is_what_asn1crypto_builds(certificate, local_key_id, name):
+    assert P._templated(P._cert_bag_der, certificate, local_key_id, name) == P._cert_bag_der(
+        certificate, local_key_id, name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(list(P.PROFILES)), BLOBS, st.binary(min_size=1, max_size=3000),
+       st.binary(min_size=8, max_size=8))
+def test_the_outer_structures_from_their_templates_are_what_asn1crypto_builds(profile, encrypted, auth_safe, salt):
+    parameters = (salt,) if profile == "compatibility" else (salt * 2, salt[::-1] * 2)
+    assert P._templated(P._encrypted_safe_der, profile, encrypted, *parameters) == P._encrypted_safe_der(
+        profile, encrypted, *parameters)
+    digest = hashlib.sha256(auth_safe).digest()
+    assert P._templated(P._pfx_der, auth_safe, "sha256", salt, 2048, digest) == P._pfx_der(
+        auth_safe, "sha256", salt, 2048, digest)
+
+
+def test_a_bag_is_read_from_a_template_only_where_every_other_byte_matches(monkeypatch):
+    """A learned template gives each later bag its own values; a bag that differs outside the slots
+    (here: its iteration count, or its name's length) is parsed instead, and decrypts with its own count."""
+    monkeypatch.setattr(P, "_KNOWN", {})  # only what this test teaches
+    cert, key = EC[0]
+    salt, iv = os.urandom(16), os.urandom(16)
+    encrypted = P._crypt("AES", P._derive_pbkdf2(PASSWORD, salt), iv, key, encrypt=True)
+    first = P._pbes2_key_bag_der(salt, iv, encrypted, b"k" * 20, P._text("name one"))
+    P._learn(P._pbes2_key_bag_der, [salt, iv, encrypted, b"k" * 20, P._text("name one"), 2048, "sha256",
+                                    "aes256_cbc"], first)
+    other_salt, other_iv, other_id = os.urandom(16), os.urandom(16), os.urandom(20)
+    second = P._pbes2_key_bag_der(other_salt, other_iv, encrypted[::-1], other_id, P._text("name two"))
+    build, values = P._recall(second)
+    assert build is P._pbes2_key_bag_der
+    assert values == [other_salt, other_iv, encrypted[::-1], other_id, "name two", 2048, "sha256", "aes256_cbc"]
+    assert P._recall(P._pbes2_key_bag_der(salt, iv, encrypted, b"k" * 20, P._text("name one"), 4096)) is None
+    assert P._recall(P._pbes2_key_bag_der(salt, iv, encrypted, b"k" * 20, P._text("name one!"))) is None
+    assert P._recall(P._pbes2_key_bag_der(salt, iv, encrypted, b"k" * 20, P._text("name"))) is None
+    # A file whose second key has another iteration count: each key decrypts with its own.
+    slow = P._crypt("AES", P.PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=other_salt, iterations=4096)
+                    .derive(PASSWORD.encode()), other_iv, EC[1][1], encrypt=True)
+    local_ids = [hashlib.sha1(EC[0][0]).digest(), hashlib.sha1(EC[1][0]).digest()]
+    key_bags = [pkcs12.SafeBag.load(P._pbes2_key_bag_der(salt, iv, encrypted, local_ids[0], P._text("a"))),
+                pkcs12.SafeBag.load(P._pbes2_key_bag_der(other_salt, other_iv, slow, local_ids[1], P._text("b"),
+                                                         4096))]
+    cert_bags = [P._cert_bag(P.PfxEntry(c, None, n), i) for (c, _k), n, i in zip(EC[:2], "ab", local_ids)]
+    profile = P._PROFILES["modern"]
+    data = P._pfx([P._encrypted_safe(cert_bags, PASSWORD, profile), P._data_safe(key_bags)], PASSWORD, "sha256", 16,
+                  2048)
+    assert P.read_pfx(data, PASSWORD) == P.PfxContents([P.PfxEntry(cert, key, "a"), P.PfxEntry(*EC[1], "b")], 0)
+
+
+def test_a_file_of_many_keys_reads_back_with_templates_warm_and_cold(monkeypatch):
+    """The same file reads the same whether the templates are known (fast path) or not (parsed)."""
+    data = P.write_pfx(MANY, NON_ASCII)
+    warm = P.read_pfx(data, NON_ASCII)
+    monkeypatch.setattr(P, "_KNOWN", {})
+    monkeypatch.setattr(P, "_TEMPLATES", {})
+    assert P.read_pfx(data, NON_ASCII) == warm == P.PfxContents(MANY, 0)
+    assert P._KNOWN  # the cold read learned the templates again
+    monkeypatch.setattr(P, "_MAX_TEMPLATES", 0)  # no template at all: every bag built and parsed
+    monkeypatch.setattr(P, "_KNOWN", {})
+    monkeypatch.setattr(P, "_TEMPLATES", {})
+    assert P.read_pfx(P.write_pfx(MANY, NON_ASCII), NON_ASCII) == warm
