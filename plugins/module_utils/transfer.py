@@ -11,16 +11,18 @@ tests (its docstring has the reasons and the figures).
 Both directions plan first and write last. An export compares what a
 destination already holds (opened with the given password; by thumbprint, and
 each key against its certificate) before it writes anything; an import checks
-every certificate of a file before the store's single index commit, so a file
-lands whole or not at all.
+every certificate of every file it is given before the store's single index
+commit, so an import (one file or a directory of them) lands whole or not at
+all.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
+import itertools
 import os
-from typing import Any, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto, pkcs12, store
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
@@ -214,17 +216,14 @@ def export(
     refs = select(index, databases=databases, kind=kind, identity=identity)
     passphrase, _protection = store.key_passphrase(index, store_password, writes_keys=False)
     plan = destinations(refs, path=path, directory=directory, server_encryption_path=server_encryption_path)
-    writes: list[tuple[str, bytes]] = []
     files = []
-    content = None
     diff_before, diff_after = [], []
+    to_write: list[Destination] = []
     for destination in plan:
-        facts = [index.records[ref] for ref in destination.refs]
         if destination.path is None:
-            data = pkcs12.write_pfx([entry_for(index, ref, passphrase) for ref in destination.refs],
-                                    password, profile=profile)
-            content = data
+            to_write.append(destination)
             continue
+        facts = [index.records[ref] for ref in destination.refs]
         existing = read_existing(destination.path) if read_existing else None
         unchanged = existing is not None and holds_exactly(existing, password, index, destination.refs, profile)
         files.append({"path": destination.path, "changed": not unchanged,
@@ -232,16 +231,20 @@ def export(
         if not unchanged:
             diff_before.append("%s: %s\n" % (destination.path, "present, differs" if existing else "absent"))
             diff_after.append("%s:\n%s" % (destination.path, _diff_lines(facts)))
-            data = pkcs12.write_pfx([entry_for(index, ref, passphrase) for ref in destination.refs],
-                                    password, profile=profile)
-            writes.append((destination.path, data))
-    changed_paths = {p for p, _data in writes}
+            to_write.append(destination)
+
+    def build(destination: Destination) -> bytes:
+        entries = [entry_for(index, ref, passphrase) for ref in destination.refs]
+        return pkcs12.write_pfx(entries, password, profile=profile)
+
+    # One file per certificate: the files are built on every core, as one file's keys are.
+    built = crypto.parallel_map(build, to_write, minimum=8)
+    content = next((data for d, data in zip(to_write, built) if d.path is None), None)
+    writes = [(d.path, data) for d, data in zip(to_write, built) if d.path is not None]
+    changed_refs = {ref for d in to_write if d.path is not None for ref in d.refs}
     result: dict[str, Any] = {
         "changed": bool(writes),
-        "certificates": [
-            _summary(index.records[ref], changed=any(ref in d.refs and d.path in changed_paths for d in plan))
-            for ref in refs
-        ],
+        "certificates": [_summary(index.records[ref], changed=ref in changed_refs) for ref in refs],
         "files": files,
         "encryption": profile,
         "diff": {"before": "".join(diff_before), "after": "".join(diff_after)},
@@ -332,41 +335,127 @@ def _classify(index: store.Index, incoming: list[Incoming]):
     return add, same, conflicts
 
 
-def _conflict_error(index: store.Index, conflicts: list[Incoming], source: str) -> InvalidRequestError:
+def _conflict_error(index: store.Index, conflicts: list[Incoming], origin: dict[CertRef, str]) -> InvalidRequestError:
+    """The on_conflict: fail message: every conflict with both thumbprints, and the file each came from."""
+    files = list(dict.fromkeys(origin[item.recognised.ref] for item in conflicts))
     lines = "; ".join(
-        "%s: the store holds %s, the file %s"
+        "%s: the store holds %s, %s %s"
         % (item.recognised.ref.describe(), index.records[item.recognised.ref]["thumbprint"],
+           "%s holds" % origin[item.recognised.ref] if len(files) > 1 else "the file",
            item.recognised.facts["thumbprint"])
         for item in conflicts
     )
+    where = "%s: %d certificate(s)" % (files[0], len(conflicts)) if len(files) == 1 else (
+        "%d certificate(s) in %d files" % (len(conflicts), len(files)))
     return InvalidRequestError(
-        "%s: %d certificate(s) differ from those the store at %s holds for the same kind and identity (%s). "
+        "%s differ from those the store at %s holds for the same kind and identity (%s). "
         "Nothing was imported. Set on_conflict: replace to import them (the store keeps the old ones as "
-        "superseded entries) or on_conflict: skip to keep the store's" % (source, len(conflicts), index.path, lines)
+        "superseded entries) or on_conflict: skip to keep the store's" % (where, index.path, lines)
     )
+
+
+class Gathered(NamedTuple):
+    """What all sources of an import hold, read and checked, before the store is looked at."""
+
+    incoming: list[Incoming]  # one per kind and identity, in source order, then file order
+    origin: dict[CertRef, str]  # the source each certificate is reported from: the first that holds it
+    without_key: list[tuple[str, dict]]  # (source, what cannot become an entry)
+    per_source: list[dict]  # {path, certificates, not_imported} per source, in source order
+
+
+_READ_AHEAD = 64  # sources read and checked together, on a thread per core
+
+
+def _read_all(sources: Iterable[tuple[str, bytes]], password: str, kind: str | None, identity: str | None):
+    """(name, read_incoming's result) of each source in order; a batch of sources at a time is checked on a
+    thread per core (PBKDF2 releases the GIL), and only a batch's bytes are held at once."""
+    batch: list[tuple[str, bytes]] = []
+    count = 0
+    for name, data in itertools.chain(sources, [(None, None)]):
+        if name is not None:
+            count += 1
+            if count > 1 and (kind is not None or identity is not None):
+                raise InvalidRequestError(
+                    "kind and identity go with a single PKCS#12 file, and %s is the second one; give path or "
+                    "content with kind and identity, or leave them out to import several files" % name
+                )
+            batch.append((name, data))
+        if batch and (name is None or len(batch) == _READ_AHEAD):
+            checked = crypto.parallel_map(
+                lambda source: read_incoming(source[1], password, source=source[0], kind=kind, identity=identity),
+                batch,
+            )
+            yield from zip([source_name for source_name, _data in batch], checked)
+            batch = []
+
+
+def gather(
+    sources: Iterable[tuple[str, bytes]], password: str, *, kind: str | None = None, identity: str | None = None
+) -> Gathered:
+    """Open and check every source (name for messages, PKCS#12 bytes), one after the other.
+
+    ``sources`` may be a generator that reads each file when asked: only the
+    checked certificates and keys are kept, never every file's bytes at once.
+    The same certificate (same thumbprint) in two sources counts once; two
+    different certificates for the same kind and identity are refused.
+    """
+    incoming: list[Incoming] = []
+    origin: dict[CertRef, str] = {}
+    by_ref: dict[CertRef, Incoming] = {}
+    without_key: list[tuple[str, dict]] = []
+    per_source: list[dict] = []
+    for name, (items, missing) in _read_all(sources, password, kind, identity):
+        per_source.append({"path": name, "certificates": len(items), "not_imported": len(missing)})
+        without_key += [(name, item) for item in missing]
+        for item in items:
+            ref = item.recognised.ref
+            earlier = by_ref.get(ref)
+            if earlier is None:
+                by_ref[ref] = item
+                origin[ref] = name
+                incoming.append(item)
+            elif earlier.recognised.facts["thumbprint"] != item.recognised.facts["thumbprint"]:
+                raise CertificateRefusedError(
+                    "%s: holds a different certificate for %s than %s (thumbprint %s here, %s there); a server "
+                    "has one, so import only the file from the server that uses it: move the other one away"
+                    % (name, ref.describe(), origin[ref], item.recognised.facts["thumbprint"],
+                       earlier.recognised.facts["thumbprint"])
+                )
+            # else: the same certificate in another file counts once
+    if not per_source:
+        raise InvalidRequestError("no PKCS#12 file was given to import; give path, content or directory")
+    return Gathered(incoming, origin, without_key, per_source)
 
 
 def import_(
     store_path: str,
-    data: bytes,
+    sources: Iterable[tuple[str, bytes]],
     *,
     password: str,
-    source: str,
     kind: str | None = None,
     identity: str | None = None,
     on_conflict: str = "fail",
     store_password: str | None = None,
     owner: tuple[int, int] = (-1, -1),
     check_mode: bool = False,
+    from_files: bool = False,
 ) -> dict[str, Any]:
-    """Import every certificate of a PKCS#12 file into the store, all or nothing."""
+    """Import every certificate of one or more PKCS#12 sources into the store, all or nothing.
+
+    ``sources`` are (name used in messages, PKCS#12 bytes): one for a file or
+    content, many for a directory. Every source is opened and checked before
+    the store is read; all certificates land in one store commit. With
+    ``from_files`` the names are files: each certificate and not_imported item
+    says its ``path``, and ``files`` lists what each file held.
+    """
     if on_conflict not in ON_CONFLICT:
         raise InvalidRequestError("on_conflict %r is not one of %s" % (on_conflict, ", ".join(ON_CONFLICT)))
-    incoming, without_key = read_incoming(data, password, source=source, kind=kind, identity=identity)
+    gathered = gather(sources, password, kind=kind, identity=identity)
+    incoming, origin = gathered.incoming, gathered.origin
     index = store.load(store_path)
     add, same, conflicts = _classify(index, incoming)
     if conflicts and on_conflict == "fail":
-        raise _conflict_error(index, conflicts, source)
+        raise _conflict_error(index, conflicts, origin)
     replace = conflicts if on_conflict == "replace" else []
     writes_keys = bool(add or replace)
     passphrase, protection = store.key_passphrase(index, store_password, writes_keys=writes_keys)
@@ -377,7 +466,7 @@ def import_(
             index = writer.index  # classified again under the lock
             add, same, conflicts = _classify(index, incoming)
             if conflicts and on_conflict == "fail":
-                raise _conflict_error(index, conflicts, source)
+                raise _conflict_error(index, conflicts, origin)
             replace = conflicts if on_conflict == "replace" else []
             replaced_before = [index.records[item.recognised.ref] for item in replace]
             passphrase, protection = store.key_passphrase_under_lock(
@@ -400,19 +489,25 @@ def import_(
         action[item.recognised.ref] = "unchanged"
     for item in conflicts:
         action[item.recognised.ref] = "replaced" if on_conflict == "replace" else "skipped"
-    certificates = [
-        _summary(item.recognised.facts, action=action[item.recognised.ref],
-                 changed=action[item.recognised.ref] in ("added", "replaced"), expired=item.recognised.expired)
-        for item in incoming
-    ]
+    certificates = []
+    for item in incoming:
+        ref = item.recognised.ref
+        summary = _summary(item.recognised.facts, action=action[ref], changed=action[ref] in ("added", "replaced"),
+                           expired=item.recognised.expired)
+        if from_files:
+            summary["path"] = origin[ref]
+        certificates.append(summary)
     changed_facts = [item.recognised.facts for item in add + replace]
-    return {
+    result = {
         "changed": bool(add or replace),
         "certificates": certificates,
-        "not_imported": without_key,
+        "not_imported": [dict(item, path=name) if from_files else item for name, item in gathered.without_key],
         "store_path": store_path,
         "diff": {
             "before": _diff_lines(replaced_before),
             "after": _diff_lines(changed_facts),
         },
     }
+    if from_files:
+        result["files"] = gathered.per_source
+    return result

@@ -111,9 +111,10 @@ def store_key_der(store_path: str, ref: CertRef, store_password: str | None = No
 
 
 def import_(store_path: str, data: bytes, **options):
+    """transfer.import_ of one source, named SOURCE unless ``source`` says otherwise."""
     options.setdefault("password", PASSWORD)
-    options.setdefault("source", SOURCE)
-    return transfer.import_(store_path, data, **options)
+    source = options.pop("source", SOURCE)
+    return transfer.import_(store_path, [(source, data)], **options)
 
 
 def actions(result: dict) -> dict[tuple, str]:
@@ -691,7 +692,7 @@ def test_bad_input_is_refused_naming_file_problem_and_fix_and_the_store_is_uncha
 
 def test_content_is_named_as_content(tmp_path):
     with pytest.raises(PasswordSecureError) as caught:
-        transfer.import_(str(tmp_path / "store"), C.GOOD, password=C.WRONG_PASSWORD, source="content")
+        transfer.import_(str(tmp_path / "store"), [("content", C.GOOD)], password=C.WRONG_PASSWORD)
     assert str(caught.value).startswith("content: wrong password or damaged file")
 
 

@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto, pkcs12, store
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import InvalidRequestError
+from ansible_collections.passwordsecure.server.plugins.modules import certificate_import
 from ansible_collections.passwordsecure.server.tests.unit.plugins.module_utils import pfx_corpus as C
 from ansible_collections.passwordsecure.server.tests.unit.plugins.module_utils.pfx_corpus import (
     CORP,
     CORPUS,
+    FINANCE,
     HR,
     MADE,
     MODULE_CASES,
@@ -315,8 +318,16 @@ def test_a_source_that_cannot_be_read_is_a_clean_failure(tmp_path, snapshot, sou
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        ({"password": PASSWORD}, "one of the following is required: path, content"),
+        ({"password": PASSWORD}, "one of the following is required: path, content, directory"),
         ({"password": PASSWORD, "path": "/x.pfx", "content": "QUJD"}, "mutually exclusive"),
+        ({"password": PASSWORD, "path": "/x.pfx", "directory": "/x"},
+         "parameters are mutually exclusive: path|content|directory"),
+        ({"password": PASSWORD, "content": "QUJD", "directory": "/x"},
+         "parameters are mutually exclusive: path|content|directory"),
+        ({"password": PASSWORD, "directory": "/x", "kind": "database"},
+         "parameters are mutually exclusive: directory|kind"),
+        ({"password": PASSWORD, "directory": "/x", "kind": "database", "identity": "sales"},
+         "parameters are mutually exclusive: directory|kind, directory|identity"),
         ({"password": PASSWORD, "path": "/x.pfx", "on_conflict": "merge"}, "on_conflict"),
         ({"password": PASSWORD, "path": "/x.pfx", "identity": "sales"}, "identity"),
         ({"path": "/x.pfx"}, "missing required arguments: password"),
@@ -327,3 +338,138 @@ def test_import_option_errors_are_clean_failures(tmp_path, args, words):
     assert run.rc == 1 and run.result["failed"] is True
     assert words in run.result["msg"]
     assert not (tmp_path / "store").exists()
+
+
+# ---------------------------------------------------------------------------------------------- import a directory
+
+
+def test_a_directory_export_imports_in_one_task_into_a_new_store(tmp_path, snapshot):
+    source = server_store(tmp_path, name="old-server")
+    folder = tmp_path / "transfer"
+    exported = run_module(tmp_path, "certificate_export", {"store_path": source, "directory": str(folder),
+                                                           "password": PASSWORD})
+    assert exported.rc == 0 and len(exported.result["files"]) == 8
+    names = sorted(os.listdir(folder))
+    assert len(names) == 8 and all(name.endswith(".pfx") for name in names)
+
+    target = str(tmp_path / "new-server" / "certificates")
+    args = {"store_path": target, "directory": str(folder), "password": PASSWORD}
+    checked = run_module(tmp_path, "certificate_import", args, check_mode=True, diff=True)
+    assert checked.rc == 0 and checked.result["changed"] is True
+    assert not (tmp_path / "new-server").exists()
+
+    real = run_module(tmp_path, "certificate_import", args, diff=True)
+    assert real.rc == 0 and real.result["changed"] is True
+    assert real.result["certificates"] == checked.result["certificates"]
+    assert real.result["diff"] == checked.result["diff"] and len(real.result["diff"]["after"].splitlines()) == 8
+    assert real.result["files"] == [{"path": str(folder / name), "certificates": 1, "not_imported": 0}
+                                    for name in names]
+    assert {c["thumbprint"] for c in real.result["certificates"]} == made_thumbprints(*SERVER_REFS)
+    by_path = {c["path"]: c["thumbprint"] for c in real.result["certificates"]}
+    assert by_path == {f["path"]: f["thumbprints"][0] for f in exported.result["files"]}
+    records = store.load(target).records
+    assert {ref: r["thumbprint"] for ref, r in records.items()} == {
+        ref: r["thumbprint"] for ref, r in store.load(source).records.items()}
+    assert mode(target) == 0o700 and all(mode(os.path.join(target, r["file"])) == 0o600 for r in records.values())
+
+    before = snapshot(target)
+    rerun = run_module(tmp_path, "certificate_import", args)
+    assert rerun.rc == 0 and rerun.result["changed"] is False
+    assert {c["action"] for c in rerun.result["certificates"]} == {"unchanged"}
+    assert len(rerun.result["files"]) == 8
+    assert snapshot(target) == before
+    rerun_check = run_module(tmp_path, "certificate_import", args, check_mode=True)
+    assert rerun_check.rc == 0 and rerun_check.result["changed"] is False
+
+
+def test_only_pkcs12_files_directly_in_the_directory_are_imported(tmp_path):
+    folder = tmp_path / "incoming"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "b-sales.pfx").write_bytes(C.pfx([MADE[SALES]]))
+    (folder / "a-server.P12").write_bytes(C.pfx([MADE[SERVER]]))
+    (folder / "nested" / "hr.pfx").write_bytes(C.pfx([MADE[HR]]))  # not searched
+    (folder / "folder.pfx").mkdir()  # a directory, whatever its name: ignored
+    (folder / "corp.pfx.bak").write_bytes(C.pfx([MADE[CORP]]))
+    (folder / "README.txt").write_text("not a PKCS#12 file")
+    (tmp_path / "elsewhere.bin").write_bytes(C.pfx([MADE[FINANCE]]))
+    (folder / "c-finance.pfx").symlink_to(tmp_path / "elsewhere.bin")  # a symlink to a file counts
+    target = str(tmp_path / "store")
+    run = run_module(tmp_path, "certificate_import", {"store_path": target, "directory": str(folder),
+                                                      "password": PASSWORD})
+    assert run.rc == 0, run.result
+    assert [f["path"] for f in run.result["files"]] == [str(folder / name) for name in
+                                                        ("a-server.P12", "b-sales.pfx", "c-finance.pfx")]
+    assert [(c["identity"], c["path"]) for c in run.result["certificates"]] == [
+        (None, str(folder / "a-server.P12")), ("sales", str(folder / "b-sales.pfx")),
+        ("finance", str(folder / "c-finance.pfx"))]
+    assert {r["thumbprint"] for r in store.load(target).records.values()} == made_thumbprints(SERVER, SALES, FINANCE)
+
+
+def test_a_bad_file_in_the_directory_fails_the_task_naming_it_and_nothing_lands(tmp_path, snapshot):
+    target = server_store(tmp_path, [HR], made=MADE)
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "a.pfx").write_bytes(C.pfx([MADE[SALES]]))
+    (folder / "b.pfx").write_bytes(C.pfx([MADE[CORP]], password=C.WRONG_PASSWORD))
+    (folder / "c.pfx").write_bytes(C.pfx([MADE[SERVER]]))
+    before = snapshot(target)
+    run = run_module(tmp_path, "certificate_import", {"store_path": target, "directory": str(folder),
+                                                      "password": PASSWORD, "on_conflict": "replace"})
+    assert run.rc == 1 and run.result["failed"] is True
+    assert run.result["msg"].startswith("%s: wrong password or damaged file" % (folder / "b.pfx"))
+    assert snapshot(target) == before
+
+    (folder / "b.pfx").write_bytes(b"")
+    with open(str(folder / "b.pfx"), "wb") as handle:
+        handle.truncate(pkcs12.MAX_PFX_SIZE + 1)  # sparse
+    before = snapshot(target)
+    huge = run_module(tmp_path, "certificate_import", {"store_path": target, "directory": str(folder),
+                                                       "password": PASSWORD})
+    assert huge.rc == 1
+    assert huge.result["msg"].startswith("%s: is 67108865 bytes, larger than the 67108864 bytes (64 MiB)"
+                                         % (folder / "b.pfx"))
+    assert snapshot(target) == before
+
+
+@pytest.mark.parametrize(
+    ("layout", "words"),
+    [
+        ({}, "directory {dir} holds no file named *.pfx or *.p12 (subdirectories are not searched)"),
+        ({"notes.txt": b"text", "sub/x.pfx": b"x"}, "directory {dir} holds no file named *.pfx or *.p12"),
+        (None, "directory {dir} does not exist; give the directory on the managed host that holds the PKCS#12 "
+               "files"),
+        ("a file", "directory {dir} is not a directory; give a directory, or give a single PKCS#12 file as path"),
+        ({"dangling.pfx": "->nowhere"}, "{dir}/dangling.pfx is not a regular file (a broken symlink"),
+    ],
+    ids=["empty", "only other files", "missing", "a file", "a broken symlink"],
+)
+def test_a_directory_without_pkcs12_files_is_a_clean_failure(tmp_path, layout, words):
+    folder = tmp_path / "incoming"
+    if layout == "a file":
+        folder.write_bytes(C.pfx([MADE[SALES]]))
+    elif layout is not None:
+        folder.mkdir()
+        for name, content in layout.items():
+            (folder / name).parent.mkdir(exist_ok=True)
+            if isinstance(content, str):
+                (folder / name).symlink_to(tmp_path / "nowhere")
+            else:
+                (folder / name).write_bytes(content)
+    run = run_module(tmp_path, "certificate_import", {"store_path": str(tmp_path / "store"), "directory": str(folder),
+                                                      "password": PASSWORD})
+    assert run.rc == 1 and run.result["failed"] is True
+    assert words.format(dir=folder) in run.result["msg"]
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_directory_with_more_files_than_the_limit_is_refused(tmp_path, monkeypatch):
+    for name in ("a.pfx", "b.p12", "c.pfx", "d.txt"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setattr(certificate_import, "MAX_DIRECTORY_FILES", 3)
+    assert certificate_import.list_directory(str(tmp_path)) == [str(tmp_path / n) for n in ("a.pfx", "b.p12", "c.pfx")]
+    (tmp_path / "e.PFX").write_bytes(b"")
+    with pytest.raises(InvalidRequestError) as caught:
+        certificate_import.list_directory(str(tmp_path))
+    assert str(caught.value) == (
+        "directory %s holds 4 files named *.pfx or *.p12, more than the 3 one task imports; split them into several "
+        "directories and import each in its own task" % tmp_path)
