@@ -60,6 +60,7 @@ NO_GROWTH_RATIO = 1.25
 # Export and import (section 5): module time against the raw floor, and one file of 1000 on import.
 TARGET_TRANSFER_RATIO = 1.5
 TARGET_IMPORT_SECONDS = 10.0
+START_RUNS = 5  # module runs that measure the process start in section 5
 SECTIONS = (1, 2, 3, 4, 5)
 
 
@@ -95,8 +96,9 @@ class Run:
         return self.max_rss_bytes / 1e6
 
 
-def run_process(argv: list[str], *, env: dict[str, str], cwd: Path, what: str) -> Run:
-    """Run ``argv`` to its end; wall time from spawn to reaping, max RSS from ``os.wait4``."""
+def run_process(argv: list[str], *, env: dict[str, str], cwd: Path, what: str, exit_code: int = 0) -> Run:
+    """Run ``argv`` to its end (it must exit with ``exit_code``); wall time from spawn to reaping, max RSS
+    from ``os.wait4``."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd)
@@ -107,7 +109,7 @@ def run_process(argv: list[str], *, env: dict[str, str], cwd: Path, what: str) -
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
-    if proc.returncode != 0:
+    if proc.returncode != exit_code:
         raise BenchmarkError(
             "%s exited with %d\n--- stdout (end)\n%s\n--- stderr (end)\n%s"
             % (what, proc.returncode, stdout[-3000:], stderr[-3000:])
@@ -211,8 +213,10 @@ def transfer_floor_worker(spec_file: str) -> None:
 
     The spec (a JSON file, so that the password is on no command line) names
     the store and the identities. Each certificate and key is read and loaded
-    first, untimed; then four floors are timed one after the other, on one
-    thread (the modules use one), around the work only:
+    first, untimed; then four floors are timed one after the other, around the
+    work only, on a thread per core as the modules do (cryptography releases
+    the GIL in PBKDF2; the modules derive every key of a file, and build every
+    file of a directory, on a thread per core):
 
     ``export_files``
         ``cryptography``'s own ``pkcs12.serialize_key_and_certificates`` per
@@ -238,10 +242,11 @@ def transfer_floor_worker(spec_file: str) -> None:
         RSA key fully (the primality tests, about 40 ms per 2048-bit key),
         work the import deliberately leaves out.
 
-    Prints JSON: per floor, its wall and CPU seconds.
+    Prints JSON: per floor, its wall and CPU seconds; and the threads used.
     """
     import hmac as std_hmac
     import resource
+    from concurrent.futures import ThreadPoolExecutor
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, hmac, padding, serialization
@@ -297,9 +302,15 @@ def transfer_floor_worker(spec_file: str) -> None:
         cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes, asymmetric_padding.PKCS1v15(),
                                  cert.signature_hash_algorithm)
 
+    pool = ThreadPoolExecutor(max_workers=cores())
+
+    def each(function, items) -> list:
+        """``[function(item) for item in items]`` on the pool (one item: in this thread)."""
+        return [function(item) for item in items] if len(items) < 2 else list(pool.map(function, items))
+
     def seal(pkcs8s: list[bytes], certs: list[bytes]) -> tuple[list[tuple[bytes, bytes, bytes]], tuple, bytes, bytes]:
         """What one PKCS#12 file holds: encrypted keys, the encrypted certificates, MAC salt and MAC."""
-        keys = [encrypt(der) for der in pkcs8s]
+        keys = each(encrypt, pkcs8s)
         sealed_certs = encrypt(b"".join(certs))
         salt = os.urandom(16)
         return keys, sealed_certs, salt, mac(salt, b"".join(k[2] for k in keys) + sealed_certs[2])
@@ -315,7 +326,7 @@ def transfer_floor_worker(spec_file: str) -> None:
             offset += length
         for der in certs:
             verify(der)
-        return [decrypt(*key) for key in keys], certs
+        return each(lambda key: decrypt(*key), keys), certs
 
     encryption = (
         serialization.PrivateFormat.PKCS12.encryption_builder()
@@ -340,22 +351,21 @@ def transfer_floor_worker(spec_file: str) -> None:
         measured[name] = {"seconds": time.perf_counter() - start, "cpu_seconds": cpu() - start_cpu}
         return result
 
-    files = timed("export_files", lambda: [
-        pkcs12.serialize_key_and_certificates(name, key, cert, None, encryption) for name, cert, key, _c, _k in items
-    ])
+    files = timed("export_files", lambda: list(pool.map(
+        lambda item: pkcs12.serialize_key_and_certificates(item[0], item[2], item[1], None, encryption), items)))
     one = timed("export_one", lambda: seal(pkcs8s, cert_ders))
     opened_one = timed("import_one", lambda: open_sealed(one, lengths))
     sealed_files = [seal([der], [cert]) for der, cert in zip(pkcs8s, cert_ders)]  # untimed: the import's input
-    opened_files = timed("import_files", lambda: [
-        open_sealed(sealed, [length]) for sealed, length in zip(sealed_files, lengths)
-    ])
+    opened_files = timed("import_files", lambda: list(pool.map(
+        lambda pair: open_sealed(pair[0], [pair[1]]), zip(sealed_files, lengths))))
+    pool.shutdown()
     # The floor did the work: everything decrypts to what went in, and cryptography wrote real files.
     if opened_one != (pkcs8s, cert_ders) or [o for pair in opened_files for o in pair] != [
             x for der, cert in zip(pkcs8s, cert_ders) for x in ([der], [cert])]:
         raise SystemExit("the floor's decryption does not give back what it encrypted")
     if pkcs12.load_pkcs12(files[0], password).cert.certificate.public_bytes(serialization.Encoding.DER) != cert_ders[0]:
         raise SystemExit("cryptography's PKCS#12 does not hold the certificate")
-    sys.stdout.write(json.dumps(dict(measured, count=len(items))))
+    sys.stdout.write(json.dumps(dict(measured, count=len(items), threads=cores())))
 
 
 # --------------------------------------------------------------------------- the bench
@@ -410,7 +420,7 @@ class Bench:
 
     # -- modules run as processes, as Ansible's local connection would, without the controller
 
-    def module(self, name: str, options: dict[str, Any], *, what: str) -> tuple[Run, dict]:
+    def module(self, name: str, options: dict[str, Any], *, what: str, fails: bool = False) -> tuple[Run, dict]:
         self._argfiles += 1
         args_file = self.work / "args" / ("%03d-%s.json" % (self._argfiles, name))
         args_file.parent.mkdir(exist_ok=True)
@@ -418,15 +428,22 @@ class Bench:
         write_private(args_file, json.dumps({"ANSIBLE_MODULE_ARGS": dict(options, _ansible_check_mode=False)}))
         run = run_process(
             [self.python, str(MODULES / ("%s.py" % name)), str(args_file)],
-            env=self.module_env, cwd=self.work, what=what,
+            env=self.module_env, cwd=self.work, what=what, exit_code=1 if fails else 0,
         )
         try:
             result = json.loads(run.stdout)
         except ValueError as exc:
             raise BenchmarkError("%s printed no JSON result: %s" % (what, run.stdout[-2000:])) from exc
-        if result.get("failed"):
-            raise BenchmarkError("%s failed: %s" % (what, result.get("msg")))
+        if bool(result.get("failed")) != fails:
+            raise BenchmarkError("%s %s: %s" % (what, "failed" if not fails else "did not fail", result.get("msg")))
         return run, result
+
+    def failing_module(self, name: str, options: dict[str, Any], *, what: str) -> Run:
+        """A module run that must fail (a measurement of its start); its message must say why it did."""
+        run, result = self.module(name, options, what=what, fails=True)
+        if "holds no file" not in result.get("msg", ""):
+            raise BenchmarkError("%s failed for another reason: %s" % (what, result.get("msg")))
+        return run
 
     def present(self, store: Path, count: int, key_size: int, *, expect_changed: bool) -> Run:
         what = "certificate present, %d certificates, RSA-%d, %s" % (
@@ -831,7 +848,7 @@ def section_transfer(bench: Bench, report: Report, s: Settings, store: Path, sto
     base = bench.work / "transfer"
     base.mkdir()
 
-    progress("raw floor of export and import: %d certificates with cryptography, one thread" % count)
+    progress("raw floor of export and import: %d certificates with cryptography, a thread per core" % count)
     floor, floor_run = bench.transfer_floor(store, names, password)
 
     def exported(options: dict[str, Any], what: str) -> tuple[Run, dict]:
@@ -852,9 +869,9 @@ def section_transfer(bench: Bench, report: Report, s: Settings, store: Path, sto
         raise BenchmarkError("the export into a directory wrote %d files, not %d" % (len(files), count))
     thumbprints = {item["thumbprint"] for item in result_one["certificates"]}
 
-    def imported(path: str, into: Path, expect: int, what: str) -> Run:
-        run, result = bench.module("certificate_import", {"store_path": str(into), "path": path,
-                                                          "password": password}, what=what)
+    def imported(source: dict[str, str], into: Path, expect: int, what: str) -> Run:
+        run, result = bench.module("certificate_import", dict(source, store_path=str(into), password=password),
+                                   what=what)
         added = [item for item in result["certificates"] if item["action"] == "added"]
         if len(added) != expect or len(result["certificates"]) != expect:
             raise BenchmarkError("%s added %d certificates, not %d" % (what, len(added), expect))
@@ -862,28 +879,35 @@ def section_transfer(bench: Bench, report: Report, s: Settings, store: Path, sto
 
     # Each import goes into a new store of its own, so that every certificate is added.
     progress("certificate_import: one file of %d certificates into a new store" % count)
-    import_one = imported(str(one_file), base / "store-import-one", count,
+    import_one = imported({"path": str(one_file)}, base / "store-import-one", count,
                           "certificate_import of one file with %d certificates" % count)
-    progress("certificate_import: %d files of one certificate, one module run each, into a new store" % count)
-    import_files = [
-        imported(path, base / "store-import-files", 1, "certificate_import of %s" % path) for path in files
-    ]
+    progress("certificate_import: a directory of %d files of one certificate into a new store" % count)
+    import_files = imported({"directory": str(base / "files")}, base / "store-import-files", count,
+                            "certificate_import of a directory of %d files" % count)
     for into in ("store-import-one", "store-import-files"):
         landed = {entry["thumbprint"] for entry in json.loads((base / into / "index.json").read_text())["entries"]}
         if landed != thumbprints:
             raise BenchmarkError("the store %s does not hold exactly the exported certificates" % into)
 
+    # The fixed cost every module run pays before any work: a certificate_import that fails at once (its
+    # directory holds no PKCS#12 file) starts Python, Ansible, cryptography and asn1crypto, and no more.
+    progress("process start: certificate_import on an empty directory, %d runs" % START_RUNS)
+    (base / "empty").mkdir()
+    start = statistics.median(bench.failing_module("certificate_import", {
+        "store_path": str(base / "store-start"), "directory": str(base / "empty"), "password": password,
+    }, what="certificate_import on an empty directory").seconds for _run in range(START_RUNS))
+
     modules = {
         "export_one": (export_one.seconds, export_one.cpu_seconds),
         "export_files": (export_files.seconds, export_files.cpu_seconds),
         "import_one": (import_one.seconds, import_one.cpu_seconds),
-        "import_files": (sum(r.seconds for r in import_files), sum(r.cpu_seconds for r in import_files)),
+        "import_files": (import_files.seconds, import_files.cpu_seconds),
     }
     labels = {
         "export_one": "export, one file for all: 1 task writes 1 file",
         "export_files": "export, one file per certificate: 1 task writes %d files" % count,
         "import_one": "import, one file for all: 1 task",
-        "import_files": "import, one file per certificate: %d tasks, 1 file each" % count,
+        "import_files": "import, one file per certificate: 1 task reads %d files" % count,
     }
     rows = []
     ratios: dict[str, tuple[float, float]] = {}
@@ -892,25 +916,28 @@ def section_transfer(bench: Bench, report: Report, s: Settings, store: Path, sto
         module_wall, module_cpu = modules[name]
         ratios[name] = (module_wall / floor_wall, module_cpu / floor_cpu)
         rows.append([labels[name], secs(floor_wall), secs(module_wall), "%.2f x" % ratios[name][0],
+                     "%.2f x" % ((module_wall - start) / floor_wall),
                      secs(floor_cpu), secs(module_cpu), "%.2f x" % ratios[name][1], ms(module_wall / count)])
     header = ["%d certificates, RSA-%d" % (count, s.key_size), "raw floor", "module", "module / floor",
-              "floor CPU", "module CPU", "CPU ratio", "module per certificate"]
+              "(module - start) / floor", "floor CPU", "module CPU", "CPU ratio", "module per certificate"]
     memory_rows = [
         ["certificate_export, %d certificates into one file" % count, "%.1f MB" % export_one.max_rss_mb],
         ["certificate_export, %d certificates, one file each" % count, "%.1f MB" % export_files.max_rss_mb],
         ["certificate_import, one file of %d certificates" % count, "%.1f MB" % import_one.max_rss_mb],
-        ["certificate_import, one file of one certificate (largest of %d runs)" % count,
-         "%.1f MB" % max(r.max_rss_mb for r in import_files)],
+        ["certificate_import, a directory of %d files of one certificate" % count,
+         "%.1f MB" % import_files.max_rss_mb],
         ["for scale: the raw floor's process (Python + cryptography + the %d keys, all four floors)" % count,
          "%.1f MB" % floor_run.max_rss_mb],
     ]
     report.section(
         "5. Export and import of %d certificates (PKCS#12, encryption: modern)" % count,
-        "Wall time; the module as a process (for one file per certificate on import: the sum of the %d runs), "
-        "the raw floor with cryptography in one process on one thread, timed around the work only. %s\n\n"
-        % (count, store_note)
+        "Wall time; the module as a process, the raw floor with cryptography in one process on %d threads "
+        "(as many as the modules use), timed around the work only. %s\n\n"
+        % (floor["threads"], store_note)
         + table(header, rows)
-        + "\n\nFloor: PBKDF2-HMAC-SHA256 (%d iterations) and AES-256-CBC per key and per certificate set, one MAC "
+        + "\n\nstart: the median wall time of %d module runs that stop before any work (%s): the process start "
+        "every run pays, part of the module's time.\n\n" % (START_RUNS, secs(start))
+        + "Floor: PBKDF2-HMAC-SHA256 (%d iterations) and AES-256-CBC per key and per certificate set, one MAC "
         "per file; export per file is cryptography's own pkcs12.serialize_key_and_certificates. The module's "
         "own costs count as overhead: process start, reading the store, building and parsing PKCS#12, the "
         "pairwise key check and the subject checks on import, fsynced writes. Peak memory (max RSS, MB = 10^6 "
@@ -929,13 +956,13 @@ def section_transfer(bench: Bench, report: Report, s: Settings, store: Path, sto
                   verdict=verdict or (None if single < TARGET_IMPORT_SECONDS or count == TARGET_OVERHEAD_COUNT
                                       else "not judged: the target is for %d certificates" % TARGET_OVERHEAD_COUNT))
     report.numbers["transfer"] = {
-        "count": count, "floor": floor,
+        "count": count, "floor": floor, "start_seconds": start,
         "module": {name: {"seconds": wall, "cpu_seconds": cpu} for name, (wall, cpu) in modules.items()},
         "ratio": {name: wall for name, (wall, _cpu) in ratios.items()},
         "cpu_ratio": {name: cpu for name, (_wall, cpu) in ratios.items()},
         "memory_mb": {"export_one": export_one.max_rss_mb, "export_files": export_files.max_rss_mb,
                       "import_one": import_one.max_rss_mb,
-                      "import_files": max(r.max_rss_mb for r in import_files), "floor": floor_run.max_rss_mb},
+                      "import_files": import_files.max_rss_mb, "floor": floor_run.max_rss_mb},
     }
 
 
