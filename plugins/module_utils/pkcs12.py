@@ -563,7 +563,11 @@ def _recall(der: bytes) -> Optional[Tuple[Callable[..., bytes], list]]:
             try:
                 for kind, detail in key[1:]:
                     value = detail if kind == "fixed" else next(slot_values)
-                    values.append(value.decode("utf-16-be") if kind == "text" else value)
+                    if kind == "text":
+                        value = value.decode("utf-16-be")
+                    elif isinstance(value, _Text):
+                        value = str(value)  # a short name the key holds: plain text, as parsing gives it
+                    values.append(value)
             except UnicodeDecodeError:
                 continue
             return key[0], values
