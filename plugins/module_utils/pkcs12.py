@@ -357,17 +357,13 @@ def _mac(hash_name: str, password: str, salt: bytes, iterations: int, data: byte
     return signer.finalize()
 
 
-def _mac_data(hash_name: str, password: str, salt: bytes, iterations: int, data: bytes):
-    return pkcs12.MacData(
-        {
-            "mac": {
-                "digest_algorithm": {"algorithm": hash_name},
-                "digest": _mac(hash_name, password, salt, iterations, data),
-            },
-            "mac_salt": salt,
-            "iterations": iterations,
-        }
-    )
+def _mac_data(hash_name: str, salt: bytes, iterations: int, digest: bytes):
+    """The MacData of a computed MAC (``_mac``)."""
+    return _frozen(pkcs12.MacData, {
+        "mac": {"digest_algorithm": {"algorithm": hash_name}, "digest": digest},
+        "mac_salt": salt,
+        "iterations": iterations,
+    })
 
 
 def _verify_mac(mac_data, password: str, data: bytes) -> None:
@@ -676,11 +672,15 @@ def _check_pkcs8(entry: PfxEntry) -> bytes:
     return entry.private_key_der
 
 
+def _sealed_key_bag(profile: _Profile, sealed: tuple, local_key_id: Optional[bytes], friendly_name: Optional[str]):
+    """The shrouded key bag (a SafeBag) of a key ``profile.seal`` encrypted: ``sealed`` is its result."""
+    parameters, encrypted = sealed
+    return pkcs12.SafeBag.load(_templated(profile.key_bag, *parameters, encrypted, local_key_id, _text(friendly_name)))
+
+
 def _key_bag(entry: PfxEntry, local_key_id: Optional[bytes], password: str, profile: _Profile):
     """One shrouded key bag (a SafeBag), its key encrypted now."""
-    parameters, encrypted = profile.seal(_check_pkcs8(entry), password)
-    return pkcs12.SafeBag.load(_templated(profile.key_bag, *parameters, encrypted, local_key_id,
-                                          _text(entry.friendly_name)))
+    return _sealed_key_bag(profile, profile.seal(_check_pkcs8(entry), password), local_key_id, entry.friendly_name)
 
 
 def _is_pkcs8(der: bytes) -> bool:
@@ -720,11 +720,7 @@ def _data_safe(bags: list):
 
 
 def _pfx_der(auth_safe: bytes, mac_hash: str, mac_salt: bytes, iterations: int, digest: bytes) -> bytes:
-    mac_data = _frozen(pkcs12.MacData, {
-        "mac": {"digest_algorithm": {"algorithm": mac_hash}, "digest": digest},
-        "mac_salt": mac_salt,
-        "iterations": iterations,
-    })
+    mac_data = _mac_data(mac_hash, mac_salt, iterations, digest)
     content_info = _frozen(cms.ContentInfo, {"content_type": "data", "content": core.OctetString(auth_safe)})
     return pkcs12.Pfx({"version": "v3", "auth_safe": content_info, "mac_data": mac_data}).dump()
 
@@ -761,10 +757,8 @@ def write_pfx(entries: Sequence[PfxEntry], password: str, *, profile: str = "mod
         keyed.append((entry, local_key_id))
     sealed = crypto.parallel_map(lambda item: chosen.seal(item[0].private_key_der, password), keyed, minimum=8)
     key_bags = [
-        pkcs12.SafeBag.load(
-            _templated(chosen.key_bag, *parameters, encrypted, local_key_id, _text(entry.friendly_name))
-        )
-        for (entry, local_key_id), (parameters, encrypted) in zip(keyed, sealed)
+        _sealed_key_bag(chosen, one, local_key_id, entry.friendly_name)
+        for (entry, local_key_id), one in zip(keyed, sealed)
     ]
     safes = [_encrypted_safe(cert_bags, password, chosen)]
     if key_bags:

@@ -369,24 +369,24 @@ _READ_AHEAD = 64  # sources read and checked together, on a thread per core
 def _read_all(sources: Iterable[tuple[str, bytes]], password: str, kind: str | None, identity: str | None):
     """(name, read_incoming's result) of each source in order; a batch of sources at a time is checked on a
     thread per core (PBKDF2 releases the GIL), and only a batch's bytes are held at once."""
-    batch: list[tuple[str, bytes]] = []
-    count = 0
-    for name, data in itertools.chain(sources, [(None, None)]):
-        if name is not None:
-            count += 1
-            if count > 1 and (kind is not None or identity is not None):
-                raise InvalidRequestError(
-                    "kind and identity go with a single PKCS#12 file, and %s is the second one; give path or "
-                    "content with kind and identity, or leave them out to import several files" % name
-                )
-            batch.append((name, data))
-        if batch and (name is None or len(batch) == _READ_AHEAD):
-            checked = crypto.parallel_map(
-                lambda source: read_incoming(source[1], password, source=source[0], kind=kind, identity=identity),
-                batch,
+    remaining = iter(sources)
+    first = True
+    while True:
+        batch = list(itertools.islice(remaining, _READ_AHEAD))
+        if not batch:
+            return
+        if (kind is not None or identity is not None) and (len(batch) > 1 or not first):
+            second = batch[1 if first else 0][0]
+            raise InvalidRequestError(
+                "kind and identity go with a single PKCS#12 file, and %s is the second one; give path or "
+                "content with kind and identity, or leave them out to import several files" % second
             )
-            yield from zip([source_name for source_name, _data in batch], checked)
-            batch = []
+        first = False
+        checked = crypto.parallel_map(
+            lambda source: read_incoming(source[1], password, source=source[0], kind=kind, identity=identity),
+            batch,
+        )
+        yield from zip([name for name, _data in batch], checked)
 
 
 def gather(

@@ -176,7 +176,7 @@ def rebuilt(data: bytes, edit, password: str = PASSWORD) -> bytes:
     safes = pkcs12.AuthenticatedSafe.load(pfx["auth_safe"]["content"].native)
     edit(safes)
     auth_safe = safes.dump(force=True)
-    mac_data = P._mac_data("sha256", password, b"salt" * 4, 2048, auth_safe)
+    mac_data = P._mac_data("sha256", b"salt" * 4, 2048, P._mac("sha256", password, b"salt" * 4, 2048, auth_safe))
     return pkcs12.Pfx(
         {
             "version": "v3",
