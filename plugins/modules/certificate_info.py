@@ -165,12 +165,23 @@ store_path:
   returned: always
   type: str
   sample: /var/lib/passwordsecure/certificates
+free_bytes:
+  description:
+    - The bytes free for the user the module runs as on the file system of O(store_path), or of its nearest
+      existing parent when the store does not exist yet - C(statvfs) C(f_bavail * f_frsize), what C(df) shows as
+      available (the blocks a file system reserves for root are not counted).
+    - For a check that a store has room before certificates are written to it.
+  returned: always
+  type: int
+  sample: 52613349376
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.passwordsecure.server.plugins.module_utils.common import STORE_ARGS, argument_spec
-from ansible_collections.passwordsecure.server.plugins.module_utils.errors import PasswordSecureError
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import PasswordSecureError, StoreError
 from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import KIND_NAMES
 from ansible_collections.passwordsecure.server.plugins.module_utils.manage import info
 
@@ -181,10 +192,29 @@ ARGUMENT_SPEC = argument_spec(
 )
 
 
+def free_bytes(path: str) -> int:
+    """Bytes free to unprivileged users (``f_bavail``) on the file system of ``path`` or its nearest existing parent."""
+    probe = os.path.abspath(path)
+    while True:
+        try:
+            found = os.statvfs(probe)
+        except (FileNotFoundError, NotADirectoryError):
+            parent = os.path.dirname(probe)
+            if parent == probe:
+                raise
+            probe = parent
+        except OSError as exc:
+            raise StoreError("cannot measure the free space at %s: %s; run as a user that may read the path "
+                             "(become: true)" % (probe, exc.strerror or exc)) from exc
+        else:
+            return found.f_bavail * found.f_frsize
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_by={"identity": "kind"}, supports_check_mode=True)
     try:
         result = info(module.params["store_path"], kind=module.params["kind"], identity=module.params["identity"])
+        result["free_bytes"] = free_bytes(module.params["store_path"])
     except PasswordSecureError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
