@@ -19,6 +19,8 @@
 #                               created as a symlink to this repository.
 #   ANSIBLE_PLAYBOOK            the ansible-playbook to run (default: from PATH, else /tmp/venv/bin).
 #   VERBOSITY                   extra ansible-playbook flags, for example -vvv (default none).
+#   SKIP_TARGETS                shell patterns of targets to leave out of the default list, for
+#                               example 'role_*' (default none).
 #
 # Prints one line per target with its time, then "N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -63,6 +65,12 @@ else
     for dir in "$targets_dir"/*/; do
         name=$(basename "$dir")
         case "$name" in setup_* | prepare_*) continue ;; esac
+        skip=no
+        for pattern in ${SKIP_TARGETS:-}; do
+            # shellcheck disable=SC2254 # the pattern is meant to match
+            case "$name" in $pattern) skip=yes ;; esac
+        done
+        [ "$skip" = yes ] && { echo "skipped: $name (SKIP_TARGETS)"; continue; }
         [ -f "$dir/tasks/main.yml" ] && targets+=("$name")
     done
 fi
