@@ -21,6 +21,8 @@
 #   VERBOSITY                   extra ansible-playbook flags, for example -vvv (default none).
 #   SKIP_TARGETS                shell patterns of targets to leave out of the default list, for
 #                               example 'role_*' (default none).
+#   JOBS                        targets run at the same time (default: the number of cores); each
+#                               has its own temp dir, and its output is printed whole when it ends.
 #
 # Prints one line per target with its time, then "N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -116,17 +118,40 @@ EOF
         -e "ansible_python_interpreter=$ANSIBLE_PYTHON_INTERPRETER" ${VERBOSITY:-} "$playbook"
 }
 
-if [ "$#" -eq 0 ]; then
-    targets+=(secret-scan)
-fi
-for target in "${targets[@]}"; do
-    if [ "$target" = secret-scan ]; then
-        run_step secret-scan "$here/secret-scan.sh"
+# The targets are mostly Ansible's own work in one process each: run JOBS of them at a time.
+jobs_max=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+run_logged() {  # run_logged TARGET: run one target into its log, and its exit code and time into files
+    local target=$1 start end rc
+    start=$(date +%s.%N)
+    run_target "$target" >"$work/$target.log" 2>&1
+    rc=$?
+    end=$(date +%s.%N)
+    echo "$rc" >"$work/$target.rc"
+    awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }' >"$work/$target.took"
+}
+report() {  # report TARGET: print its output and count it
+    local target=$1 rc took
+    echo "=== $target"
+    cat "$work/$target.log"
+    rc=$(cat "$work/$target.rc") took=$(cat "$work/$target.took")
+    if [ "$rc" -eq 0 ]; then
+        passed=$((passed + 1)); summary+=("PASS  ${took}s  $target")
     else
-        run_step "$target" run_target "$target"
+        failed=$((failed + 1)); summary+=("FAIL  ${took}s  $target (exit $rc)")
     fi
+}
+started=()
+for target in "${targets[@]}"; do
+    [ "$target" = secret-scan ] && continue
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+    run_logged "$target" &
+    started+=("$target")
 done
-
+wait
+for target in "${started[@]}"; do report "$target"; done
+if [ "$#" -eq 0 ] || printf '%s\n' "$@" | grep -qx secret-scan; then
+    run_step secret-scan "$here/secret-scan.sh"
+fi
 echo
 printf '%s\n' "${summary[@]}"
 echo "python: $ANSIBLE_PYTHON_INTERPRETER"

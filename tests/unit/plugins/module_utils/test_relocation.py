@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.passwordsecure.server.plugins.filter.relocation_plan import FilterModule, relocation_plan
+from ansible_collections.passwordsecure.server.plugins.filter.relocation_report import relocation_report
 from ansible_collections.passwordsecure.server.plugins.module_utils import manage, transfer
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
     InvalidRequestError,
@@ -32,6 +33,7 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.relocation i
     BYTES_PER_CERTIFICATE,
     BYTES_PER_HELD_CERTIFICATE,
     plan,
+    report_rows,
 )
 
 CAFE = "Caf\u00e9"  # NFC, as the store holds it
@@ -381,3 +383,46 @@ def test_property_the_plan_partitions_what_travels(situation):
     short = free is not None and bool(result["to_import"]) and free < result["needed_bytes"]
     assert (result["problems"] == []) == (not missing and not result["conflicts"] and not short)
     assert len(result["problems"]) == bool(missing) + len(result["conflicts"]) + short
+
+
+# ---------------------------------------------------------------------------------------------------- report rows
+
+
+def test_the_report_rows_say_what_the_run_did_to_each_certificate_and_its_proof():
+    # sales is on the target already, personal is imported, the rest is imported then taken back after a failure.
+    relocation = plan(SOURCE, AFTER_SALES, ["sales", "personal", "Entwicklung"])
+    certificates = relocation["certificates"]
+    thumbprints = {key(c): c["thumbprint"] for c in certificates}
+    to_import = [c["thumbprint"] for c in relocation["to_import"]]
+    rolled_back = [thumbprints[("database", "Entwicklung")]]
+    proofs = [{"kind": "database", "identity": "sales", "thumbprint": thumbprints[("database", "sales")],
+               "passed": True, "reason": None},
+              {"kind": "database", "identity": "personal", "thumbprint": thumbprints[("database", "personal")],
+               "passed": False, "reason": "wrong answer"}]
+    rows = {key(r): r for r in report_rows(certificates, proofs, to_import, rolled_back)}
+    assert list(rows) == keys_of(certificates)
+    assert rows[("database", "sales")]["before"] == "held it already"
+    assert rows[("database", "sales")]["proof"] == "passed" and rows[("database", "sales")]["passed"] is True
+    assert rows[("database", "personal")]["before"] == "absent, imported"
+    assert rows[("database", "personal")]["proof"] == "FAILED: wrong answer"
+    assert rows[("database", "personal")]["passed"] is False
+    assert rows[("database", "Entwicklung")]["before"] == "absent, imported, removed again"
+    assert rows[("database", "Entwicklung")]["proof"] == "not run"
+    # The plan's own keys stay, unchanged.
+    assert all(rows[key(c)]["thumbprint"] == c["thumbprint"] and rows[key(c)]["on_target"] == c["on_target"]
+               for c in certificates)
+
+
+def test_the_report_rows_of_a_conflict_and_of_a_database_moved_earlier():
+    conflict = plan(SOURCE, RIVAL, ["personal"])
+    assert {r["before"] for r in report_rows(conflict["certificates"])} >= {"CONFLICT", "absent"}
+    moved = plan(SOURCE_WITHOUT_SALES, AFTER_SALES, ["sales"])
+    rows = {key(r): r for r in report_rows(moved["certificates"])}
+    assert rows[("database", "sales")]["before"] == "moved by an earlier run"
+
+
+def test_the_report_filter_refuses_what_is_no_plan():
+    with pytest.raises(AnsibleFilterError, match="relocation_report: certificates must be"):
+        relocation_report([{"kind": "database"}])
+    with pytest.raises(AnsibleFilterError, match="proofs must be"):
+        relocation_report(plan(SOURCE, EMPTY, ["sales"])["certificates"], ["passed"])
