@@ -789,8 +789,8 @@ def main(argv: list[str]) -> int:
             results = {item.label: measure(bench, item, databases, stores[databases], args.module_repeats)
                        for item in found}
             certificates = databases + len(SERVER_WIDE)
-            say("## %d certificates (%d databases)\n\n%s\n" % (certificates, databases,
-                                                             report_size(results, args.key_size)))
+            table = report_size(results, args.key_size)
+            say("## %d certificates (%d databases)\n\n%s\n" % (certificates, databases, table))
             numbers["sizes"][str(certificates)] = results
             for label, result in results.items():
                 wall = result["first"]["split"]["wall"]
