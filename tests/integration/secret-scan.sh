@@ -264,28 +264,9 @@ run() {  # run PLAYBOOK: -vvv, diff, everything appended to $output
     }
 }
 
-key_lines() {  # key_lines [STORE]: the base64 body lines of every private key in the store
-    sed -n '/-----BEGIN .*PRIVATE KEY-----/,/-----END .*PRIVATE KEY-----/{/-----/d;p}' "${1:-$store}"/entries/*.pem
-}
-
-passphrase_of() {  # passphrase_of STORE PASSWORD: the passphrase of the store's keys, derived from its
-    # password with openssl, as docs/store-format.md describes
-    local salt iterations
-    salt=$(sed -n 's/.*"salt": "\([^"]*\)".*/\1/p' "$1/index.json" | base64 -d | od -An -v -tx1 | tr -d ' \n')
-    iterations=$(sed -n 's/.*"iterations": \([0-9]*\).*/\1/p' "$1/index.json")
-    if [ -z "$salt" ] || [ -z "$iterations" ]; then fail "the index of $1 has no key_protection salt and iterations"; fi
-    openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt "pass:$2" -kdfopt "hexsalt:$salt" \
-        -kdfopt "iter:$iterations" PBKDF2 | tr -d ':\n' | tr 'A-F' 'a-f'
-}
-
-plain_key_lines() {  # plain_key_lines STORE [PASSPHRASE]: the base64 lines of each key as unencrypted
-    # PKCS#8, as a PKCS#12 file carries it inside its encryption
-    local f
-    for f in "$1"/entries/*.pem; do
-        PSR_PASSPHRASE=${2:-} openssl pkey -in "$f" -passin env:PSR_PASSPHRASE \
-            || fail "openssl can't open the key in $f: the scan would look for the wrong key lines"
-    done | sed '/-----/d'
-}
+# passphrase_of, key_lines and plain_key_lines
+# shellcheck source=tests/integration/store-keys.sh
+. "$(dirname "${BASH_SOURCE[0]}")/store-keys.sh"
 
 pfx_thumbprints() {  # pfx_thumbprints FILE: the SHA-1 thumbprints of the certificates in a PKCS#12 file
     local dir f
@@ -298,10 +279,10 @@ pfx_thumbprints() {  # pfx_thumbprints FILE: the SHA-1 thumbprints of the certif
 }
 
 run "$work/write.yml"
-key_lines >"$work/key-lines.txt"
+key_lines "$store" >"$work/key-lines.txt"
 keys_after_write=$(grep -l 'PRIVATE KEY' "$store"/entries/*.pem | wc -l)
 run "$work/use.yml"
-key_lines >>"$work/key-lines.txt"
+key_lines "$store" >>"$work/key-lines.txt"
 run "$work/transfer.yml"
 cat "$ANSIBLE_LOG_PATH" >>"$output"
 

@@ -30,26 +30,9 @@ base64_run='[A-Za-z0-9+/]{2000,}'
 
 fail() { echo "scan: FAIL: $*" >&2; exit 1; }
 
-passphrase_of() {  # passphrase_of STORE PASSWORD: the passphrase of the store's keys, derived from its password
-    local salt iterations
-    salt=$(sed -n 's/.*"salt": "\([^"]*\)".*/\1/p' "$1/index.json" | base64 -d | od -An -v -tx1 | tr -d ' \n')
-    iterations=$(sed -n 's/.*"iterations": \([0-9]*\).*/\1/p' "$1/index.json")
-    if [ -z "$salt" ] || [ -z "$iterations" ]; then fail "the index of $1 has no key_protection salt and iterations"; fi
-    openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt "pass:$2" -kdfopt "hexsalt:$salt" \
-        -kdfopt "iter:$iterations" PBKDF2 | tr -d ':\n' | tr 'A-F' 'a-f'
-}
-
-key_lines() {  # key_lines STORE: the base64 body lines of every private key, as the entry files hold them
-    sed -n '/-----BEGIN .*PRIVATE KEY-----/,/-----END .*PRIVATE KEY-----/{/-----/d;p}' "$1"/entries/*.pem
-}
-
-plain_key_lines() {  # plain_key_lines STORE PASSPHRASE: the base64 lines of each key as unencrypted PKCS#8
-    local f
-    for f in "$1"/entries/*.pem; do
-        PSR_PASSPHRASE=$2 openssl pkey -in "$f" -passin env:PSR_PASSPHRASE \
-            || fail "openssl can't open the key in $f with the derived passphrase: the scan would look for the wrong key"
-    done | sed '/-----/d'
-}
+# passphrase_of, key_lines and plain_key_lines, shared with tests/integration/secret-scan.sh
+# shellcheck source=tests/integration/store-keys.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../store-keys.sh"
 
 # What to look for.
 source_passphrase=$(passphrase_of "$source_store" "$PSR_SCAN_SOURCE_PASSWORD")
