@@ -286,7 +286,7 @@ def read_incoming(
                 without_key.append({"thumbprint": thumbprint, "reason": "no private key in the file"})
                 continue
             found = recognise(entry.certificate_der, kind=kind, identity=identity)
-            check_key_matches(entry.certificate_der, entry.private_key_der)
+            check_key_matches(entry.certificate_der, entry.private_key_der, public_key=found.public_key)
         except PasswordSecureError as exc:
             raise type(exc)("%s: %s" % (source, exc)) from exc
         earlier = by_ref.get(found.ref)

@@ -6,6 +6,7 @@ independent witness, and Debian's /usr/bin/python3 (cryptography 38) runs the sa
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import os
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import recognise as recognise_module
+from ansible_collections.passwordsecure.server.plugins.module_utils import store, transfer
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
     CertificateRefusedError,
     InvalidRequestError,
@@ -212,6 +214,37 @@ def test_an_ec_certificate_signed_by_another_ec_key_is_refused():
 
 
 # --------------------------------------------------------------------------- subjects of no kind
+
+
+def der_sequence(content: bytes) -> bytes:
+    length = len(content)
+    if length < 128:
+        return b"\x30" + bytes([length]) + content
+    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return b"\x30" + bytes([0x80 | len(octets)]) + octets + content
+
+
+def with_damaged_public_key(certificate: bytes) -> bytes:
+    """``certificate`` with its subjectPublicKeyInfo's key bits replaced by four bytes no parser reads as a key,
+    by byte surgery (the signature is left as it was: the key that would check it is what is damaged)."""
+    from asn1crypto import x509 as asn1_x509
+
+    parsed = asn1_x509.Certificate.load(certificate)
+    tbs = parsed["tbs_certificate"]
+    spki = tbs["subject_public_key_info"]
+    damaged = der_sequence(spki["algorithm"].dump() + b"\x03\x05\x00\x00\x01\x02\x03")
+    assert tbs.contents.count(spki.dump()) == 1
+    new_tbs = der_sequence(tbs.contents.replace(spki.dump(), damaged))
+    return der_sequence(new_tbs + parsed["signature_algorithm"].dump() + parsed["signature_value"].dump())
+
+
+def test_a_certificate_whose_public_key_cannot_be_read_is_refused_not_a_traceback():
+    damaged = with_damaged_public_key(build(ps_name("psrDatabaseKey", "sales")))
+    message = refused(damaged)
+    assert "holds a public key that can't be read" in message and "export it again from the server" in message
+    assert thumbprint(damaged) in message
+    with pytest.raises(CertificateRefusedError, match="holds a public key that can't be read"):
+        check_key_matches(damaged, key_der(KEY_A))
 
 
 @pytest.mark.parametrize(
@@ -436,6 +469,58 @@ def test_ec_keys_are_checked_by_curve_and_point(key_reader):
         check_key_matches(certificate, key_der(DATABASE.private_key_pem))
     with pytest.raises(CertificateRefusedError, match="is of type EC, but the certificate holds an RSA public key"):
         check_key_matches(der(DATABASE.certificate_pem), key_der(EC_KEY))
+
+
+# --------------------------------------------------------------------------- each public key read once
+
+
+def test_recognise_hands_on_the_public_key_and_the_key_check_uses_it(key_reader):
+    certificate = der(DATABASE.certificate_pem)
+    found = recognise(certificate)
+    expected = x509.load_der_x509_certificate(certificate).public_key().public_numbers()
+    assert found.public_key.public_numbers() == expected
+    check_key_matches(certificate, key_der(DATABASE.private_key_pem), public_key=found.public_key)
+    # Given another certificate's public key, the check compares with that one, not with the certificate's.
+    other = recognise(der(MADE[CertRef("master_key", "corp.example.com")].certificate_pem)).public_key
+    with pytest.raises(CertificateRefusedError) as caught:
+        check_key_matches(certificate, key_der(DATABASE.private_key_pem), public_key=other)
+    assert str(caught.value).startswith(
+        "the private key given with O=Password Secure,OU=sales,CN=psrDatabaseKey (thumbprint %s) belongs to "
+        "another certificate" % thumbprint(certificate))
+
+
+class CountingCertificate:
+    """A certificate as recognise's loader returns it, noting each read of its public key by thumbprint."""
+
+    def __init__(self, cert, reads: list[str]):
+        self._cert, self._reads = cert, reads
+
+    def public_key(self):
+        self._reads.append(self._cert.fingerprint(hashes.SHA1()).hex().upper())
+        return self._cert.public_key()
+
+    def __getattr__(self, attribute):
+        return getattr(self._cert, attribute)
+
+
+def test_an_import_reads_each_certificates_public_key_once(tmp_path, monkeypatch):
+    """recognise's loader is the only place an import loads certificates with cryptography (pkcs12 pairs keys
+    with asn1crypto): counting there counts the signature check, the facts and the key check."""
+    source = str(tmp_path / "source")
+    with store.transaction(source) as writer:
+        for made in MADE.values():
+            writer.add(made.ref, made.facts, made.certificate_pem, made.private_key_pem)
+        writer.commit()
+    exported, _writes = transfer.export(source, password="Transfer-Secret-123", return_content=True)
+    reads: list[str] = []
+    load = recognise_module._load_certificate
+    monkeypatch.setattr(recognise_module, "_load_certificate", lambda der: CountingCertificate(load(der), reads))
+    result = transfer.import_(str(tmp_path / "target"), [("content", base64.b64decode(exported["content"]))],
+                              password="Transfer-Secret-123")
+    wanted = sorted(made.facts["thumbprint"] for made in MADE.values())
+    assert sorted(c["thumbprint"] for c in result["certificates"]) == wanted
+    assert {c["action"] for c in result["certificates"]} == {"added"}
+    assert sorted(reads) == wanted  # every certificate's public key read, and read once
 
 
 # --------------------------------------------------------------------------- Debian's Python, cryptography 38

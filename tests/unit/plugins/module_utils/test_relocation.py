@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.passwordsecure.server.plugins.filter.relocation_plan import FilterModule, relocation_plan
-from ansible_collections.passwordsecure.server.plugins.filter.relocation_report import relocation_report
+from ansible_collections.passwordsecure.server.plugins.filter.relocation_report_rows import relocation_report_rows
 from ansible_collections.passwordsecure.server.plugins.module_utils import manage, transfer
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
     InvalidRequestError,
@@ -422,7 +422,7 @@ def test_the_report_rows_of_a_conflict_and_of_a_database_moved_earlier():
 
 
 def test_the_report_filter_refuses_what_is_no_plan():
-    with pytest.raises(AnsibleFilterError, match="relocation_report: certificates must be"):
-        relocation_report([{"kind": "database"}])
+    with pytest.raises(AnsibleFilterError, match="relocation_report_rows: certificates must be"):
+        relocation_report_rows([{"kind": "database"}])
     with pytest.raises(AnsibleFilterError, match="proofs must be"):
-        relocation_report(plan(SOURCE, EMPTY, ["sales"])["certificates"], ["passed"])
+        relocation_report_rows(plan(SOURCE, EMPTY, ["sales"])["certificates"], ["passed"])

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: relocation_report
+name: relocation_report_rows
 short_description: The rows of a relocation report
 version_added: 0.1.0
 description:
   - Adds to each certificate of a relocation plan what the report says of it, in one pass on the
     controller (a report of a thousand certificates built in Jinja takes seconds).
-  - The role P(passwordsecure.server.database_relocation#role) uses it for its report and for
-    C(database_relocation_result.certificates).
+  - The role P(passwordsecure.server.database_relocation#role) uses it for C(database_relocation_result.certificates),
+    which M(passwordsecure.server.relocation_report) writes as the report.
 options:
   _input:
     description: The C(certificates) of a plan from P(passwordsecure.server.relocation_plan#filter).
@@ -37,7 +37,7 @@ options:
 EXAMPLES = r"""
 - name: The report's rows
   ansible.builtin.set_fact:
-    rows: "{{ plan.certificates | passwordsecure.server.relocation_report(proofs, imported_thumbprints) }}"
+    rows: "{{ plan.certificates | passwordsecure.server.relocation_report_rows(proofs, imported_thumbprints) }}"
 """
 
 RETURN = r"""
@@ -56,14 +56,14 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.errors impor
 from ansible_collections.passwordsecure.server.plugins.module_utils.relocation import report_rows
 
 
-def relocation_report(certificates, proofs=None, imported=None, rolled_back=None):
+def relocation_report_rows(certificates, proofs=None, imported=None, rolled_back=None):
     """The report's rows: each certificate with ``before``, ``proof`` and ``passed``."""
     try:
         return report_rows(certificates, proofs or [], imported or [], rolled_back or [])
     except PasswordSecureError as exc:
-        raise AnsibleFilterError("passwordsecure.server.relocation_report: %s" % exc) from None
+        raise AnsibleFilterError("passwordsecure.server.relocation_report_rows: %s" % exc) from None
 
 
 class FilterModule:
     def filters(self):
-        return {"relocation_report": relocation_report}
+        return {"relocation_report_rows": relocation_report_rows}

@@ -1,0 +1,282 @@
+"""module_utils/report.py: the relocation report as Markdown and HTML, and how it is written.
+
+The HTML is read back with Python's own HTML parser, an independent reader: every cell's text must be the value
+put in, unchanged, and no tag may come from a value. The Markdown is read back as a table: one row per
+certificate with five cells, whatever the names hold.
+"""
+
+from __future__ import annotations
+
+import html.parser
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.passwordsecure.server.plugins.module_utils import report
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import InvalidRequestError, StoreError
+
+NASTY = "<b>&co|x'\"</b>"
+
+
+def certificate(number: int, label: str = "database 'db%d'", passed: bool = True) -> dict:
+    return {
+        "kind": "database",
+        "identity": "db%d" % number,
+        "label": label % number if "%d" in label else label,
+        "friendly_name": "psrDatabaseKey db%d" % number,
+        "thumbprint": "%040X" % number,
+        "before": "absent, imported",
+        "proof": "passed" if passed else "FAILED: does not decrypt",
+        "passed": passed,
+    }
+
+
+def result(count: int = 3, **changes) -> dict:
+    certificates = [certificate(n) for n in range(count)]
+    value = {
+        "status": "succeeded",
+        "failed_phase": None,
+        "failure": "",
+        "source": "psr1",
+        "target": "psr2",
+        "source_store": "/srv/a",
+        "target_store": "/srv/b",
+        "databases": ["db%d" % n for n in range(count)],
+        "started": "2026-11-27 03:00:00",
+        "certificates": certificates,
+        "conflicts": [],
+        "imported": [c["thumbprint"] for c in certificates],
+        "rolled_back": [],
+        "proofs": [{"kind": "database", "identity": c["identity"], "passed": True} for c in certificates],
+        "removed_from_source": [],
+        "backup": "",
+        "timings": [{"phase": "preflight", "seconds": 1.25}, {"phase": "verify", "seconds": 0.5}],
+        "seconds": 2.5,
+    }
+    value.update(changes)
+    return value
+
+
+class Cells(html.parser.HTMLParser):
+    """The text of every <td> and <th>, and every tag, as a browser's parser sees them."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self.tags: set[str] = set()
+        self.title = ""
+        self._cell: list[str] | None = None
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+        elif tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._in_title:
+            self.title += data
+
+
+def read_html(text: str) -> Cells:
+    cells = Cells()
+    cells.feed(text)
+    cells.close()
+    return cells
+
+
+MD_ROW = re.compile(r"^\| (.+?) \| (.+?) \| `([0-9A-F]{40})` \| (.+?) \| (.+?) \|$", re.M)
+
+
+def lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def unmd(text: str) -> str:
+    return text.replace("&#124;", "|").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+# --------------------------------------------------------------------------- content
+
+
+def test_markdown_has_a_row_per_certificate_and_the_summary():
+    text = report.markdown(result(5))
+    rows = MD_ROW.findall(text)
+    assert [r[2] for r in rows] == ["%040X" % n for n in range(5)]
+    assert {r[4] for r in rows} == {"passed"}
+    assert "| Result | **succeeded** |" in text
+    assert "| Certificates | 5, of which 5 imported by this run |" in text
+    assert "| Proofs | 5 of 5 passed |" in text
+    assert "| Backup of the source | none kept |" in text
+    assert "| preflight | 1.25 |" in text and text.endswith("| total | 2.5 |\n")
+    assert "## Failure" not in text and "## Conflicts" not in text
+
+
+def test_failure_conflicts_and_rollback_are_shown():
+    value = result(
+        2, status="failed", failed_phase="verify", failure="1 of 2 proofs failed", rolled_back=["%040X" % 0],
+        conflicts=[{"label": "database 'x'", "source_thumbprint": "A" * 40, "target_thumbprint": "B" * 40}],
+        backup="/backups/psr1/20261127T030000Z",
+    )
+    value["certificates"][1] = certificate(1, passed=False)
+    value["proofs"][1]["passed"] = False
+    text = report.markdown(value)
+    assert "| Result | **failed** in the phase verify |" in text
+    assert "## Failure\n\n1 of 2 proofs failed\n" in text
+    assert "| database 'x' | `%s` | `%s` |" % ("A" * 40, "B" * 40) in text
+    assert "of which 2 imported by this run, then removed again after the failure" in text
+    assert "| Proofs | 1 of 2 passed |" in text
+    assert "/backups/psr1/20261127T030000Z" in text
+    page = read_html(report.html_page(value))
+    assert ["Result", "failed in the phase verify"] in page.rows
+    assert ["database 'x'", "A" * 40, "B" * 40] in page.rows
+    assert ["database 'db1'", "psrDatabaseKey db1", "%040X" % 1, "absent, imported", "FAILED: does not decrypt"] \
+        in page.rows
+    assert '<td class="failed">failed in the phase verify</td>' in report.html_page(value)
+
+
+def test_names_are_text_never_markup_and_never_break_a_table():
+    value = result(2, source=NASTY, databases=[NASTY, "db1"], failure=NASTY + "\nsecond line")
+    value["certificates"][0]["label"] = NASTY
+    text = report.markdown(value)
+    assert "<b>" not in text and "|x" not in text
+    rows = MD_ROW.findall(text)
+    assert len(rows) == 2 and unmd(rows[0][0]) == NASTY
+    assert "| Databases | %s |" % report._md(NASTY + ", db1") in text
+    page_text = report.html_page(value)
+    page = read_html(page_text)
+    assert page.tags == {"html", "head", "meta", "title", "style", "body", "h1", "h2", "table", "tr", "th", "td",
+                         "code", "p"}
+    assert page.title == "Relocation of %s, db1: %s to psr2" % (NASTY, NASTY)
+    assert ["Databases", NASTY + ", db1"] in page.rows
+    assert [NASTY, "psrDatabaseKey db0", "%040X" % 0, "absent, imported", "passed"] in page.rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=30))
+def test_any_name_survives_both_formats(name):
+    value = result(1, target=name, databases=[name])
+    value["certificates"][0]["friendly_name"] = name
+    page = read_html(report.html_page(value))
+    # The HTML parser gives back exactly the text put in (a \r may come back as a line end, as browsers read it).
+    assert [[lines(c) for c in row] for row in page.rows if row and row[0] == "Target"] == [
+        ["Target", lines("%s (store /srv/b)" % name)]]
+    row = [row for row in page.rows if len(row) == 5 and row[2] == "%040X" % 0]
+    assert len(row) == 1 and lines(row[0][1]) == lines(name)
+    rows = MD_ROW.findall(report.markdown(value))
+    assert len(rows) == 1
+    assert unmd(rows[0][1]).strip() == name.replace("\r", " ").replace("\n", " ").strip() or name.isspace()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("a string", "result must be a dictionary"),
+        ({"status": "succeeded"}, "result lacks source, target, databases, certificates, proofs"),
+        (dict(result(), certificates="x"), "result.certificates must be a list of dictionaries"),
+        (dict(result(), timings=[1]), "result.timings must be a list of dictionaries"),
+        (dict(result(), databases="db0"), "result.databases must be a list"),
+    ],
+)
+def test_a_result_that_is_not_one_is_refused(value, message):
+    with pytest.raises(InvalidRequestError, match=re.escape(message)):
+        report.markdown(value)
+    with pytest.raises(InvalidRequestError, match=re.escape(message)):
+        report.html_page(value)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@pytest.fixture()
+def umask():
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_write_makes_the_folder_and_both_files_then_changes_nothing(tmp_path, umask):
+    folder = tmp_path / "reports" / "deeper"
+    paths = {"markdown": str(folder / "r.md"), "html": str(folder / "r.html")}
+    first = report.write(result(), paths)
+    assert first == {"changed": True, "written": [paths["markdown"], paths["html"]], **paths}
+    assert (folder / "r.md").read_text() == report.markdown(result())
+    assert (folder / "r.html").read_text() == report.html_page(result())
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o750
+    assert {stat.S_IMODE((folder / n).stat().st_mode) for n in ("r.md", "r.html")} == {0o640}
+    assert sorted(p.name for p in folder.iterdir()) == ["r.html", "r.md"]  # no temp file left
+    before = listing(tmp_path)
+    assert report.write(result(), paths) == {"changed": False, "written": [], **paths}
+    assert listing(tmp_path) == before
+
+
+def test_check_mode_writes_nothing_and_tells_what_would_change(tmp_path):
+    paths = {"markdown": str(tmp_path / "r.md"), "html": str(tmp_path / "r.html")}
+    (tmp_path / "r.md").write_text(report.markdown(result()))
+    out = report.write(result(), paths, check_mode=True)
+    assert out["changed"] is True and out["written"] == [paths["html"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.md"]
+    changed = report.write(result(status="failed"), {"markdown": paths["markdown"]}, check_mode=True)
+    assert changed["written"] == [paths["markdown"]]
+    assert (tmp_path / "r.md").read_text() == report.markdown(result())
+
+
+def test_one_format_alone_and_relative_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = report.write(result(), {"html": "sub/r.html"})
+    assert out["html"] == str(tmp_path / "sub" / "r.html") and "markdown" not in out
+    assert listing(tmp_path) == {"sub/r.html": report.html_page(result()).encode()}
+
+
+@pytest.mark.parametrize(
+    ("paths", "message"),
+    [
+        ({}, "give markdown, html or both"),
+        ({"pdf": "r.pdf"}, "format 'pdf' is not one of markdown, html"),
+        ({"markdown": ""}, "markdown must be the path of a file"),
+    ],
+)
+def test_bad_paths_are_refused_and_nothing_is_written(tmp_path, paths, message):
+    with pytest.raises(InvalidRequestError, match=re.escape(message)):
+        report.write(result(), paths)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_result_writes_neither_file(tmp_path):
+    paths = {"markdown": str(tmp_path / "r.md"), "html": str(tmp_path / "r.html")}
+    with pytest.raises(InvalidRequestError, match="result lacks"):
+        report.write({"status": "failed"}, paths)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_in_the_way_and_a_file_in_the_way(tmp_path):
+    (tmp_path / "r.md").mkdir()
+    with pytest.raises(InvalidRequestError, match=r"r\.md is a directory; give the path of a file"):
+        report.write(result(), {"markdown": str(tmp_path / "r.md")})
+    (tmp_path / "plain").write_text("a file, not a folder")
+    with pytest.raises(StoreError, match="cannot (read|write the report in) .*plain.*; choose"):
+        report.write(result(), {"markdown": str(tmp_path / "plain" / "sub" / "r.md")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain", "r.md"]
+    assert list((tmp_path / "r.md").iterdir()) == []
