@@ -28,6 +28,7 @@ _Out = TypeVar("_Out")
 __all__ = [
     "HAS_CRYPTOGRAPHY",
     "PBKDF2HMAC",
+    "ExtendedKeyUsageOID",
     "NameOID",
     "hashes",
     "rsa",
@@ -41,11 +42,11 @@ try:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 except ImportError:
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR: str | None = traceback.format_exc()
-    x509 = hashes = serialization = rsa = PBKDF2HMAC = NameOID = None  # type: ignore[assignment]
+    x509 = hashes = serialization = rsa = PBKDF2HMAC = NameOID = ExtendedKeyUsageOID = None  # type: ignore[assignment]
 else:
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None

@@ -24,6 +24,7 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.crypto impor
 from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import (
     GENERATED_ORGANIZATION,
     KINDS,
+    NAMED_KINDS,
     NO_EXPIRY,
     CertRef,
 )
@@ -62,12 +63,17 @@ def generate(
     key_passphrase: bytes | None = None,
     not_before: datetime.datetime | None = None,
     not_after: datetime.datetime | None = None,
+    names: list[str] | None = None,
 ) -> Generated:
     """Make one self-signed certificate with a new RSA key.
 
-    ``not_before`` and ``not_after`` exist for tests (expired certificates);
-    the modules never set them: a server's certificates never expire.
+    ``names`` (checked by ``kinds.check_names``) go into the SSL connection certificate's Subject
+    Alternative Name, every one as a DNS name, IP addresses too, as the product does; that kind
+    needs them and no other kind takes them. ``not_before`` and ``not_after`` exist for tests
+    (expired certificates); the modules never set them: a server's certificates never expire.
     """
+    if (ref.kind in NAMED_KINDS) != bool(names):
+        raise ValueError("names go with the SSL connection certificate, and it needs them: %s, %r" % (ref, names))
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     now = datetime.datetime.now(crypto.UTC).replace(microsecond=0)
     start = not_before or now
@@ -98,8 +104,12 @@ def generate(
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .sign(key, hashes.SHA256())
     )
+    if names:
+        cert = cert.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in names]), critical=False
+        ).add_extension(x509.ExtendedKeyUsage([crypto.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    cert = cert.sign(key, hashes.SHA256())
     der = cert.public_bytes(serialization.Encoding.DER)
     thumbprint, sha256 = crypto.fingerprints(der)
     encryption = (
@@ -122,14 +132,19 @@ def generate(
         "key_size": key_size,
         "origin": "generated",
     }
+    if names:
+        facts["names"] = list(names)
     return Generated(ref, cert.public_bytes(serialization.Encoding.PEM), key_pem, facts)
 
 
-def generate_many(refs: Iterable[CertRef], *, key_size: int, key_passphrase: bytes | None = None) -> list[Generated]:
-    """Generate certificates for ``refs`` on every available core, in order."""
+def generate_many(refs: Iterable[CertRef], *, key_size: int, key_passphrase: bytes | None = None,
+                  names: list[str] | None = None) -> list[Generated]:
+    """Generate certificates for ``refs`` on every available core, in order; ``names`` for the SSL
+    connection certificate among them."""
     refs = list(refs)
 
     def one(ref: CertRef) -> Generated:
-        return generate(ref, key_size=key_size, key_passphrase=key_passphrase)
+        return generate(ref, key_size=key_size, key_passphrase=key_passphrase,
+                        names=names if ref.kind in NAMED_KINDS else None)
 
     return crypto.parallel_map(one, refs)

@@ -10,6 +10,7 @@ whether it travels with a database. Adding a kind is adding one entry.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from typing import Any, NamedTuple
@@ -91,8 +92,26 @@ KINDS: dict[str, KindProfile] = {
             own_certificate_allowed=False,
             travels_with_database=True,
         ),
+        # TLS between clients and the server. The only kind that may be your own (CA-issued) certificate, and
+        # the only one that stays: a new server gets its own, for its own names (docs/certificate-kinds.md).
+        KindProfile(
+            name="ssl",
+            label="SSL connection certificate",
+            common_name="PSR8Server",
+            friendly_name="PSR8Server",
+            identity_name=None,
+            own_certificate_allowed=True,
+            travels_with_database=False,
+        ),
     )
 }
+
+# The kinds that move with a database: every kind but the SSL connection certificate.
+TRAVELLING_KINDS = tuple(name for name, profile in KINDS.items() if profile.travels_with_database)
+# The kinds whose certificate lists the host's names (Subject Alternative Name).
+NAMED_KINDS = ("ssl",)
+NAMES_MAX = 256
+_HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")  # \Z: "$" would let "psr1\n" through
 
 KIND_NAMES = tuple(KINDS)
 KIND_ORDER = {name: position for position, name in enumerate(KIND_NAMES)}
@@ -211,8 +230,58 @@ def _domain_problem(domain: str) -> str | None:
     return None
 
 
+def check_name(name: Any, where: str = "names") -> str:
+    """One name of a host for a certificate's Subject Alternative Name, normalised: an IP address in its
+    canonical form (IPv6 compressed), or a DNS name in lower case with non-ASCII labels as IDNA A-labels."""
+    fix = "give the host's names and IP addresses, for example [psr1.example.com, psr1, 192.0.2.10]"
+    if not isinstance(name, str) or name == "":
+        raise InvalidRequestError(
+            "%s holds %s, which is not a host name or an IP address; %s" % (where, _shown(name), fix))
+    try:
+        if "%" not in name:  # an IPv6 scope (fe80::1%eth0) means nothing to a client, and may hold anything
+            return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    text = unicodedata.normalize("NFC", name).lower()
+    if text.endswith(".") and len(text) > 1:
+        text = text[:-1]  # the root's dot: psr1.example.com. is psr1.example.com
+    try:
+        ascii_text = text.encode("idna").decode("ascii") if not text.isascii() else text
+    except UnicodeError:
+        ascii_text = None
+    problem = None
+    if ascii_text is None:
+        problem = "is not a valid internationalised domain name"
+    elif len(ascii_text) > 253:
+        problem = "is longer than the 253 characters of a DNS name"
+    else:
+        bad = [label for label in ascii_text.split(".") if not _HOST_LABEL.match(label)]
+        if "" in bad:
+            problem = "has an empty label (a leading dot, or two dots in a row)"
+        elif bad:
+            problem = "has the label %s, which is not a DNS label (letters, digits, inner hyphens)" % _shown(bad[0])
+    if problem:
+        raise InvalidRequestError("%s holds %s, which %s; %s" % (where, _shown(name), problem, fix))
+    return ascii_text
+
+
+def check_names(names: Any, where: str = "names") -> list[str]:
+    """A list of host names and IP addresses, each normalised (``check_name``), duplicates dropped, in order."""
+    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
+        raise InvalidRequestError(
+            "%s must be a non-empty list of the host's names and IP addresses, not %s" % (where, _shown(names))
+        )
+    if len(names) > NAMES_MAX:
+        raise InvalidRequestError(
+            "%s lists %d names, over the limit of %d; give at most %d, the names and addresses clients connect by"
+            % (where, len(names), NAMES_MAX, NAMES_MAX))
+    checked = [check_name(name, where="%s[%d]" % (where, position)) for position, name in enumerate(names)]
+    return list(dict.fromkeys(checked))
+
+
 def check_refs(items: list[dict[str, Any]], where: str = "certificates") -> list[CertRef]:
-    """Validate a list of ``{kind, identity}``; refuse duplicates (after normalisation)."""
+    """Validate a list of ``{kind, identity}``; refuse duplicates (after normalisation). An SSL connection
+    certificate's item may also hold ``names`` (see ``ref_names``)."""
     refs: list[CertRef] = []
     seen: dict[CertRef, int] = {}
     for position, item in enumerate(items):
@@ -222,7 +291,7 @@ def check_refs(items: list[dict[str, Any]], where: str = "certificates") -> list
                 "%s is %r, not a dictionary; write each certificate as {kind: ..., identity: ...}"
                 % (place, item)
             )
-        unknown = sorted(set(item) - {"kind", "identity"})
+        unknown = sorted(set(item) - {"kind", "identity", "names"})
         if unknown:
             raise InvalidRequestError(
                 "%s has the unknown key(s) %s; a certificate is given by kind and identity only "
@@ -231,6 +300,11 @@ def check_refs(items: list[dict[str, Any]], where: str = "certificates") -> list
             )
         kind = item.get("kind")
         profile_of(kind, where=place + ".kind")
+        if item.get("names") is not None and kind not in NAMED_KINDS:
+            raise InvalidRequestError(
+                "%s gives names for a %s, which lists no host names; names go with kind ssl only"
+                % (place, KINDS[kind].label)
+            )
         ref = CertRef(kind, check_identity(kind, item.get("identity"), where=place + ".identity"))
         if ref in seen:
             raise InvalidRequestError(

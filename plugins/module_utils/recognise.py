@@ -76,6 +76,7 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.errors impor
 from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import (
     GENERATED_ORGANIZATION,
     KINDS,
+    NAMED_KINDS,
     CertRef,
     KindProfile,
     check_identity,
@@ -387,10 +388,34 @@ def _check_given(ref: CertRef, shown: object, kind: str | None, identity: str | 
         )
 
 
+def san_names(cert: Any) -> list[str]:
+    """The DNS names and IP addresses of a certificate's Subject Alternative Name, in its order."""
+    try:
+        extension = cert.extensions.get_extension_for_class(crypto.x509.SubjectAlternativeName)
+    except crypto.x509.ExtensionNotFound:
+        return []
+    names = []
+    for general_name in extension.value:
+        if isinstance(general_name, (crypto.x509.DNSName, crypto.x509.IPAddress)):
+            names.append(str(general_name.value))
+    return names
+
+
+def _origin(cert: Any, profile: KindProfile, public_key: Any) -> str:
+    """``generated`` for a certificate a server made (self-signed by its own key; its subject was checked
+    already), ``own`` for one of the kinds that may be your own and is not."""
+    if not profile.own_certificate_allowed:
+        return "generated"  # anything else was refused by _check_self_signed
+    if cert.issuer == cert.subject and _signature_problem(cert, public_key) is None:
+        return "generated"
+    return "own"
+
+
 def _facts(ref: CertRef, cert: Any, der: bytes, public_key: Any) -> dict:
     thumbprint, sha256 = crypto.fingerprints(der)
     key_type, key_size = crypto.key_description(public_key)
-    return {
+    profile = KINDS[ref.kind]
+    facts = {
         "kind": ref.kind,
         "identity": ref.identity,
         "friendly_name": KINDS[ref.kind].friendly_name.format(identity=ref.identity),
@@ -402,8 +427,11 @@ def _facts(ref: CertRef, cert: Any, der: bytes, public_key: Any) -> dict:
         "not_after": crypto.iso(crypto.not_valid_after(cert)),
         "key_type": key_type,
         "key_size": key_size,
-        "origin": "generated",
+        "origin": _origin(cert, profile, public_key),
     }
+    if ref.kind in NAMED_KINDS:
+        facts["names"] = san_names(cert)
+    return facts
 
 
 # --------------------------------------------------------------------------- the key

@@ -75,9 +75,13 @@ PUBLIC_FIELDS = (
     "key_type",
     "key_size",
     "origin",
+    "names",
 )
+# Fields a record may lack (read as None): the SSL connection certificate's names came with that kind.
+OPTIONAL_FIELDS = ("names",)
 # ...and the store's bookkeeping of its file.
-RECORD_FIELDS = PUBLIC_FIELDS + ("file", "file_sha256", "has_private_key")
+RECORD_FIELDS = tuple(f for f in PUBLIC_FIELDS if f not in OPTIONAL_FIELDS) + (
+    "file", "file_sha256", "has_private_key")
 
 # Store-password stretching: run once per task, then each key's PKCS#8 PBES2
 # encryption uses the stretched value as its passphrase (docs/store-format.md).
@@ -228,6 +232,9 @@ def _check_record(path: str, position: int, record: object, section: str = "entr
         raise _damaged(path, "%s has an invalid identity (%s)" % (where, exc)) from exc
     if identity != record["identity"]:
         raise _damaged(path, "%s has an identity not in normal form" % where)
+    names = record.get("names")
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise _damaged(path, "%s has names that are not a list of text" % where)
     if not isinstance(record["file"], str) or not _ENTRY_FILE.match(record["file"]):
         raise _damaged(path, "%s names the file %r, outside the store's entries" % (where, record["file"]))
     return CertRef(kind, identity)

@@ -83,6 +83,8 @@ def select(
     ``databases`` selects each named database's own certificate plus every
     server-wide certificate that must travel with a database (all master key,
     discovery service, Password Reset and server encryption certificates).
+    Without a selection, every certificate that travels: the SSL connection
+    certificate is left out unless ``kind`` asks for it (see ``left_out``).
     """
     if databases:
         if kind is not None or identity is not None:
@@ -107,13 +109,31 @@ def select(
     elif identity is not None:
         raise InvalidRequestError("identity %r was given without kind; give kind too" % identity)
     else:
-        chosen = set(index.records)
+        chosen = {ref for ref in index.records if KINDS[ref.kind].travels_with_database}
     if not chosen:
         raise InvalidRequestError(
             "the selection matches no certificate in the store at %s; see what it holds with "
             "passwordsecure.server.certificate_info" % index.path
         )
     return [ref for ref in index.sorted_refs() if ref in chosen]
+
+
+IMPORT_LEFT_OUT_REASON = ("the SSL connection certificate is never moved: each server has its own, for its own "
+                          "names; give kind: ssl to import it all the same")
+LEFT_OUT_REASON = ("never moved: each server has its own SSL connection certificate, for its own names; "
+                   "give kind: ssl to export it all the same")
+
+
+def left_out(index: store.Index, *, kind: str | None = None) -> list[dict]:
+    """What a selection without ``kind`` leaves out although the store holds it: the SSL connection
+    certificate, which never moves with a database. Each as kind, identity, thumbprint and reason."""
+    if kind is not None:
+        return []
+    return [
+        {"kind": ref.kind, "identity": ref.identity, "thumbprint": index.records[ref]["thumbprint"],
+         "reason": LEFT_OUT_REASON}
+        for ref in index.sorted_refs() if not KINDS[ref.kind].travels_with_database
+    ]
 
 
 def file_name(ref: CertRef) -> str:
@@ -246,6 +266,7 @@ def export(
         "changed": bool(writes),
         "certificates": [_summary(index.records[ref], changed=ref in changed_refs) for ref in refs],
         "files": files,
+        "left_out": left_out(index, kind=kind),
         "encryption": profile,
         "diff": {"before": "".join(diff_before), "after": "".join(diff_after)},
     }
@@ -286,6 +307,9 @@ def read_incoming(
                 without_key.append({"thumbprint": thumbprint, "reason": "no private key in the file"})
                 continue
             found = recognise(entry.certificate_der, kind=kind, identity=identity)
+            if kind is None and not KINDS[found.ref.kind].travels_with_database:
+                without_key.append({"thumbprint": found.facts["thumbprint"], "reason": IMPORT_LEFT_OUT_REASON})
+                continue
             check_key_matches(entry.certificate_der, entry.private_key_der, public_key=found.public_key)
         except PasswordSecureError as exc:
             raise type(exc)("%s: %s" % (source, exc)) from exc
@@ -304,11 +328,14 @@ def read_incoming(
         without_key.append({"thumbprint": None, "reason": "%d private key(s) in the file without a certificate"
                             % contents.keys_without_certificate})
     if not incoming:
+        keyless = sum(1 for w in without_key if w["thumbprint"] and w["reason"] != IMPORT_LEFT_OUT_REASON)
+        reasons = (["%d certificate(s) without a key" % keyless] if keyless else []) + [
+            w["reason"] for w in without_key if not w["thumbprint"] or w["reason"] == IMPORT_LEFT_OUT_REASON]
+        if not keyless and any(w["reason"] == IMPORT_LEFT_OUT_REASON for w in without_key):
+            return incoming, without_key  # only an SSL connection certificate: gather() decides (one file or many)
         raise CertificateRefusedError(
             "%s: holds no certificate with its private key%s; export it again with the keys"
-            % (source, " (%s)" % "; ".join(
-                ["%d certificate(s) without a key" % sum(1 for w in without_key if w["thumbprint"])]
-                + [w["reason"] for w in without_key if not w["thumbprint"]]) if without_key else "")
+            % (source, " (%s)" % "; ".join(reasons) if reasons else "")
         )
     return incoming, without_key
 
@@ -424,6 +451,12 @@ def gather(
             # else: the same certificate in another file counts once
     if not per_source:
         raise InvalidRequestError("no PKCS#12 file was given to import; give path, content or directory")
+    if not incoming:  # each source held only an SSL connection certificate, which is left out
+        if len(per_source) == 1:
+            raise CertificateRefusedError("%s: holds no certificate to import: %s"
+                                          % (per_source[0]["path"], IMPORT_LEFT_OUT_REASON))
+        raise CertificateRefusedError("none of the %d files holds a certificate to import: %s"
+                                      % (len(per_source), IMPORT_LEFT_OUT_REASON))
     return Gathered(incoming, origin, without_key, per_source)
 
 

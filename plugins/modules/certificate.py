@@ -13,8 +13,12 @@ description:
     or that they do not.
   - One task handles a whole server; give every certificate in O(certificates) and the module generates the missing
     ones in one pass, on every core of the managed host.
-  - These certificates are made by the server and cannot be replaced by your own certificate, so no option takes key
-    or certificate material. Their expiry is never checked; an existing certificate is never regenerated, however old.
+  - These certificates are made by the server, so no option takes key or certificate material. Their expiry is never
+    checked; an existing certificate is never regenerated, however old.
+  - The SSL connection certificate (kind V(ssl), C(PSR8Server)) lists the host's names and IP addresses in its
+    Subject Alternative Name, all as DNS names, as the product does. They come from O(names) or, when not given,
+    from the host itself. A generated one is made anew when the host's names are no longer the ones it lists,
+    unless O(ssl_regenerate=never); your own SSL certificate is never replaced by a generated one.
   - The subject, friendly name, key and validity of each kind are described in the collection's
     C(docs/certificate-kinds.md).
 author:
@@ -42,7 +46,7 @@ options:
     description:
       - The certificates, each a dictionary with O(certificates[].kind) and O(certificates[].identity).
       - Each certificate may be listed once.
-      - Mutually exclusive with O(kind) and O(identity).
+      - Mutually exclusive with O(kind), O(identity) and O(names).
     type: list
     elements: dict
     suboptions:
@@ -51,24 +55,52 @@ options:
           - The certificate kind.
         type: str
         required: true
-        choices: [database, master_key, discovery_service, password_reset, server_encryption]
+        choices: [database, master_key, discovery_service, password_reset, server_encryption, ssl]
       identity:
         description:
           - What the certificate belongs to. V(database) takes the database's name, V(master_key) the Active Directory
             domain (compared without case), V(discovery_service) and V(password_reset) their names.
-          - V(server_encryption) takes none; a server has exactly one.
+          - V(server_encryption) and V(ssl) take none; a server has exactly one of each.
           - Letters of any language are fine. Refused are empty names, names over 255 characters, path separators,
             C(..), control characters and surrounding white space.
         type: str
+      names:
+        description:
+          - For V(ssl) only, the names and IP addresses the certificate lists; see O(names).
+        type: list
+        elements: str
   kind:
     description:
       - The kind of a single certificate; the short form of one O(certificates) item.
     type: str
-    choices: [database, master_key, discovery_service, password_reset, server_encryption]
+    choices: [database, master_key, discovery_service, password_reset, server_encryption, ssl]
   identity:
     description:
       - The identity of a single certificate given by O(kind).
     type: str
+  names:
+    description:
+      - The host names and IP addresses of the SSL connection certificate (O(kind=ssl)), for its Subject Alternative
+        Name, where clients find the name they connect by. Every one is written as a DNS name, IP addresses too, as
+        the product does.
+      - Names are compared without case and in any order; non-ASCII names are written as IDNA A-labels, IPv6
+        addresses in their short form.
+      - When not given, the module takes the host's name, its fully qualified name and every global-scope address
+        that C(ip -o addr show) lists (loopback and link-local addresses are left out). RV(names_source) says
+        which.
+      - With O(certificates), give them in the V(ssl) item instead.
+    type: list
+    elements: str
+  ssl_regenerate:
+    description:
+      - What to do with a generated SSL connection certificate that lists other names than the host has now.
+      - V(names_differ) makes it anew for the host's names; the old one stays in the store as superseded, with
+        its key.
+      - V(never) keeps it and warns.
+      - Your own certificate is never replaced; a warning says when it lacks a name of the host.
+    type: str
+    choices: [names_differ, never]
+    default: names_differ
   exclusive:
     description:
       - With O(state=present), also remove the certificates of the kinds in O(exclusive_kinds) that are not listed.
@@ -82,7 +114,7 @@ options:
         when none is listed.
     type: list
     elements: str
-    choices: [database, master_key, discovery_service, password_reset, server_encryption]
+    choices: [database, master_key, discovery_service, password_reset, server_encryption, ssl]
   key_size:
     description:
       - The size in bits of the RSA key of a certificate that is generated. The product uses RSA.
@@ -125,6 +157,17 @@ EXAMPLES = r"""
     group: psr
     kind: database
     identity: finance
+
+- name: The SSL connection certificate, for the names and addresses the host has
+  passwordsecure.server.certificate:
+    kind: ssl
+
+- name: The SSL connection certificate for names given, kept even when they change
+  passwordsecure.server.certificate:
+    certificates:
+      - {kind: ssl, names: "{{ [ansible_facts.fqdn, ansible_facts.hostname] + ansible_facts.all_ipv4_addresses }}"}
+      - {kind: server_encryption}
+    ssl_regenerate: never
 
 - name: Remove the certificate of a database that was dropped
   passwordsecure.server.certificate:
@@ -201,10 +244,21 @@ certificates:
       returned: always
       sample: 3072
     origin:
-      description: V(generated) for a certificate made by the server.
+      description: V(generated) for a certificate made by the server, V(own) for your own SSL certificate.
       type: str
       returned: always
       sample: generated
+    names:
+      description: The names and addresses the SSL connection certificate lists; V(null) for the other kinds.
+      type: list
+      elements: str
+      returned: always
+      sample: [psr1.example.com, psr1, 192.0.2.10]
+    replaced:
+      description: The thumbprint of the SSL connection certificate this task made anew for other names.
+      type: str
+      returned: when a generated SSL connection certificate was made anew
+      sample: 3F2A9C0B6D4E8F1A2B3C4D5E6F708192A3B4C5D6
     state:
       description: V(present) or V(absent), after the task.
       type: str
@@ -232,7 +286,15 @@ store_path:
   returned: always
   type: str
   sample: /var/lib/passwordsecure/certificates
+names_source:
+  description:
+    - Where the SSL connection certificate's names came from, V(given) (O(names)) or V(host) (found on the host).
+  returned: when an SSL connection certificate was asked for with O(state=present)
+  type: str
+  sample: host
 """
+
+import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -244,8 +306,19 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.common impor
 )
 from ansible_collections.passwordsecure.server.plugins.module_utils.crypto import require_cryptography
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import PasswordSecureError
-from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import DEFAULT_KEY_SIZE, KEY_SIZES, KIND_NAMES
-from ansible_collections.passwordsecure.server.plugins.module_utils.manage import ensure, requested_refs
+from ansible_collections.passwordsecure.server.plugins.module_utils.hostnames import addresses_from_ip, host_names
+from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import (
+    DEFAULT_KEY_SIZE,
+    KEY_SIZES,
+    KIND_NAMES,
+    NAMED_KINDS,
+)
+from ansible_collections.passwordsecure.server.plugins.module_utils.manage import (
+    SSL_REGENERATE,
+    ensure,
+    requested_names,
+    requested_refs,
+)
 
 ARGUMENT_SPEC = argument_spec(
     STORE_ARGS,
@@ -257,8 +330,11 @@ ARGUMENT_SPEC = argument_spec(
         "options": {
             "kind": {"type": "str", "required": True, "choices": list(KIND_NAMES)},
             "identity": {"type": "str"},
+            "names": {"type": "list", "elements": "str"},
         },
     },
+    names={"type": "list", "elements": "str"},
+    ssl_regenerate={"type": "str", "choices": list(SSL_REGENERATE), "default": "names_differ"},
     kind={"type": "str", "choices": list(KIND_NAMES)},
     identity={"type": "str"},
     exclusive={"type": "bool", "default": False},
@@ -270,16 +346,23 @@ ARGUMENT_SPEC = argument_spec(
 def main() -> None:
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("certificates", "kind"), ("certificates", "identity")],
+        mutually_exclusive=[("certificates", "kind"), ("certificates", "identity"), ("certificates", "names")],
         required_by={"identity": "kind"},
         supports_check_mode=True,
     )
     p = module.params
     try:
         require_cryptography()
+        refs = requested_refs(certificates=p["certificates"], kind=p["kind"], identity=p["identity"])
+        names = requested_names(certificates=p["certificates"], names=p["names"])
+        source = "given"
+        if names is None and p["state"] == "present" and any(ref.kind in NAMED_KINDS for ref in refs):
+            names, source = the_hosts_names(module), "host"
         result = ensure(
             p["store_path"],
-            refs=requested_refs(certificates=p["certificates"], kind=p["kind"], identity=p["identity"]),
+            refs=refs,
+            names=names,
+            ssl_regenerate=p["ssl_regenerate"],
             state=p["state"],
             exclusive=p["exclusive"],
             exclusive_kinds=p["exclusive_kinds"],
@@ -291,7 +374,28 @@ def main() -> None:
         )
     except PasswordSecureError as exc:
         module.fail_json(msg=str(exc))
+    if names is not None:
+        result["names_source"] = source
+    for warning in result.pop("warnings", []):  # the result's warnings, as ansible-core 2.19 wants them
+        module.warn(warning)
     module.exit_json(**result)
+
+
+def the_hosts_names(module: AnsibleModule) -> list:
+    """The host's name, fully qualified name and global-scope addresses (``ip -o addr show``)."""
+    addresses = []
+    ip = module.get_bin_path("ip")
+    if ip is None:
+        module.warn("the command ip was not found, so the SSL connection certificate lists the host's names only, "
+                    "no IP address; give names to list its addresses too")
+    else:
+        rc, out, err = module.run_command([ip, "-o", "addr", "show"])
+        if rc != 0:
+            module.warn("ip -o addr show failed (%s), so the SSL connection certificate lists the host's names "
+                        "only; give names to list its addresses too" % (err.strip() or "exit %d" % rc))
+        else:
+            addresses = addresses_from_ip(out)
+    return host_names(socket.gethostname(), socket.getfqdn(), addresses)
 
 
 if __name__ == "__main__":

@@ -40,14 +40,16 @@ options:
         must travel with a database (all master key, discovery service, Password Reset and server encryption
         certificates).
       - Each name must be a database certificate the store holds.
-      - Mutually exclusive with O(kind) and O(identity). With none of the three, everything is exported.
+      - Mutually exclusive with O(kind) and O(identity). With none of the three, every certificate that travels
+        with a database is exported; the SSL connection certificate never does, and is left out (RV(left_out)).
     type: list
     elements: str
   kind:
     description:
       - Export only the certificates of this kind.
+      - V(ssl) exports the SSL connection certificate, which every other selection leaves out.
     type: str
-    choices: [database, master_key, discovery_service, password_reset, server_encryption]
+    choices: [database, master_key, discovery_service, password_reset, server_encryption, ssl]
   identity:
     description:
       - With O(kind), export only the certificate with this identity.
@@ -187,6 +189,15 @@ files:
       elements: str
       returned: always
       sample: [3F2A9C0B6D4E8F1A2B3C4D5E6F708192A3B4C5D6]
+left_out:
+  description:
+    - The certificates the store holds that a selection without O(kind) leaves out, and why, each with C(kind),
+      C(identity), C(thumbprint) and C(reason). That is the SSL connection certificate, which never moves.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{kind: ssl, identity: null, thumbprint: 3F2A9C0B6D4E8F1A2B3C4D5E6F708192A3B4C5D6,
+            reason: "never moved: each server has its own SSL connection certificate, for its own names"}]
 encryption:
   description: The encryption profile used.
   returned: always

@@ -18,7 +18,12 @@ description:
     C(-legacy)), by Java C(keytool), or in the Windows styles (AES, 3DES, RC2-40).
   - Recognises each certificate's kind and identity from the certificate itself. Only certificates a Password Secure
     server generated are accepted; these cannot be replaced by your own certificate, so a certificate issued by a CA
-    or with a foreign subject is refused.
+    or with a foreign subject is refused. The one exception is the SSL connection certificate, which may be your
+    own; with O(kind=ssl) one with its subject (C(CN=PSR8Server, O=Password Secure)) is imported whoever issued it,
+    as C(origin=own) when a CA did.
+  - The SSL connection certificate (C(PSR8Server)) never moves with a database, since each server has its own for
+    its own names; it is left out of an import and listed in RV(not_imported) unless O(kind=ssl) is given. A file
+    that holds nothing else fails without O(kind=ssl).
   - Checks everything before it writes; the password opens the file, each certificate has its key and the key
     matches, each is a Password Secure certificate. A file lands whole or not at all; with O(directory), all files
     land or none does, and an error names the file it is about.
@@ -72,9 +77,10 @@ options:
   kind:
     description:
       - For a file with a single certificate; the kind it must be. An error when the certificate says otherwise.
+      - V(ssl) imports the SSL connection certificate, which an import without O(kind) leaves out.
       - Not with O(directory).
     type: str
-    choices: [database, master_key, discovery_service, password_reset, server_encryption]
+    choices: [database, master_key, discovery_service, password_reset, server_encryption, ssl]
   identity:
     description:
       - For a file with a single certificate; the identity it must have.
@@ -196,6 +202,8 @@ not_imported:
   description:
     - What the file holds that cannot become a store entry; certificates without their private key (with their
       thumbprint) and private keys without a certificate (thumbprint V(null)). Reported, never imported.
+    - Also the SSL connection certificate when O(kind) is not V(ssl), with its thumbprint and the reason that it is
+      never moved (each server has its own, for its own names).
   returned: always
   type: list
   elements: dict
@@ -206,7 +214,9 @@ not_imported:
       type: str
       returned: always
     reason:
-      description: Why it cannot be imported.
+      description:
+        - Why it cannot be imported, for example V(no private key in the file), or for the SSL connection
+          certificate that it is never moved and O(kind=ssl) imports it all the same.
       type: str
       returned: always
       sample: no private key in the file

@@ -29,7 +29,7 @@ options:
     description:
       - Only certificates of this kind.
     type: str
-    choices: [database, master_key, discovery_service, password_reset, server_encryption]
+    choices: [database, master_key, discovery_service, password_reset, server_encryption, ssl]
   identity:
     description:
       - Only the certificate with this identity; needs O(kind).
@@ -70,7 +70,7 @@ certificates:
       returned: always
       sample: master_key
     identity:
-      description: The identity; V(null) for the server encryption certificate.
+      description: The identity; V(null) for the server encryption certificate and the SSL connection certificate.
       type: str
       returned: always
       sample: corp.example.com
@@ -120,10 +120,22 @@ certificates:
       returned: always
       sample: 3072
     origin:
-      description: V(generated) for a certificate made by the server.
+      description:
+        - V(generated) for a certificate made by the server (self-signed by its own key), V(own) for your own
+          SSL connection certificate (issued by a CA, or otherwise not made by the server).
+        - Only the SSL connection certificate can be V(own).
       type: str
       returned: always
       sample: generated
+    names:
+      description:
+        - The names and IP addresses the SSL connection certificate lists in its Subject Alternative Name, in its
+          order (every one a DNS name, as the product writes them).
+        - V(null) for every other kind.
+      type: list
+      elements: str
+      returned: always
+      sample: [psr1.example.com, psr1, 192.0.2.10]
     expired:
       description: Whether the end of validity has passed. Information only; the product never checks it.
       type: bool
@@ -137,7 +149,8 @@ certificates:
 superseded:
   description:
     - Certificates an import with O(passwordsecure.server.certificate_import#module:on_conflict=replace) put aside,
-      kept with their keys as a backup inside the store; filtered like RV(certificates).
+      and generated SSL connection certificates that M(passwordsecure.server.certificate) made anew for other
+      names, kept with their keys as a backup inside the store; filtered like RV(certificates).
     - Each item has the fields of RV(certificates) (without RV(certificates[].expired) and
       RV(certificates[].has_private_key)) plus C(superseded_at) (ISO 8601 UTC) and C(superseded_by) (the thumbprint
       that took its place).
@@ -149,7 +162,7 @@ counts:
   description: How many certificates of each kind the whole store holds (the filters do not apply).
   returned: always
   type: dict
-  sample: {database: 2, master_key: 1, discovery_service: 1, password_reset: 1, server_encryption: 1}
+  sample: {database: 2, master_key: 1, discovery_service: 1, password_reset: 1, server_encryption: 1, ssl: 1}
 store_exists:
   description: Whether the store directory holds a store.
   returned: always

@@ -52,7 +52,7 @@ options:
     description:
       - With O(mode=challenge), challenge only the certificates of this kind.
     type: str
-    choices: [database, master_key, discovery_service, password_reset, server_encryption]
+    choices: [database, master_key, discovery_service, password_reset, server_encryption, ssl]
   identity:
     description:
       - With O(mode=challenge) and O(kind), challenge only the certificate with this identity.

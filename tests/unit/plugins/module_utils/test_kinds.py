@@ -31,8 +31,10 @@ EXPECTED_PROFILES = {
 # --------------------------------------------------------------------------- profiles
 
 
-def test_the_kinds_are_the_five_the_server_makes_itself():
-    assert tuple(EXPECTED_PROFILES) == kinds.KIND_NAMES
+def test_the_kinds_are_the_five_that_travel_and_the_ssl_connection_certificate():
+    assert tuple(EXPECTED_PROFILES) + ("ssl",) == kinds.KIND_NAMES
+    assert tuple(EXPECTED_PROFILES) == kinds.TRAVELLING_KINDS
+    assert kinds.NAMED_KINDS == ("ssl",)
     assert kinds.GENERATED_ORGANIZATION == "Password Secure"
     assert kinds.NO_EXPIRY == (9999, 12, 31, 23, 59, 59)
     assert kinds.KEY_SIZES == (2048, 3072, 4096)
@@ -54,7 +56,21 @@ def test_profile(kind):
     assert profile.label.endswith("certificate")
 
 
-@pytest.mark.parametrize("kind", ["ssl", "Database", "", None, 3, ["database"]])
+def test_the_ssl_connection_certificate_may_be_your_own_and_stays():
+    profile = kinds.profile_of("ssl")
+    assert profile.name == "ssl"
+    assert profile.label == "SSL connection certificate"
+    assert profile.common_name == profile.friendly_name == "PSR8Server"
+    # The only kind that may be a CA-issued certificate, and the only one that never moves with a database.
+    assert profile.own_certificate_allowed is True
+    assert profile.travels_with_database is False
+    assert profile.singleton is True and profile.identity_name is None
+    assert check_identity("ssl", None) is None
+    with pytest.raises(InvalidRequestError, match="has no identity"):
+        check_identity("ssl", "main")
+
+
+@pytest.mark.parametrize("kind", ["tls", "webserver", "SSL", "Database", "", None, 3, ["database"]])
 def test_unknown_kind_is_refused_and_the_message_lists_the_kinds(kind):
     with pytest.raises(InvalidRequestError) as caught:
         kinds.profile_of(kind)

@@ -232,7 +232,7 @@ def test_exclusive_kinds_replaces_the_kinds_listed(filled):
     [
         ({"exclusive": True, "state": "absent"}, "exclusive applies to state=present only"),
         ({"exclusive_kinds": ["database"]}, "exclusive_kinds was given without exclusive=true"),
-        ({"exclusive": True, "exclusive_kinds": ["ssl"]}, "exclusive_kinds[0] 'ssl' is not a certificate kind"),
+        ({"exclusive": True, "exclusive_kinds": ["tls"]}, "exclusive_kinds[0] 'tls' is not a certificate kind"),
         ({"state": "gone"}, "state 'gone' is not present or absent"),
     ],
 )
@@ -258,8 +258,9 @@ def test_requested_refs():
         manage.requested_refs(certificates=None, kind="database", identity="a/b")
     with pytest.raises(InvalidRequestError, match=r"^identity is missing for a database certificate"):
         manage.requested_refs(certificates=None, kind="database", identity=None)
-    with pytest.raises(InvalidRequestError, match=r"^kind 'ssl' is not a certificate kind"):
-        manage.requested_refs(certificates=None, kind="ssl", identity=None)
+    with pytest.raises(InvalidRequestError, match=r"^kind 'tls' is not a certificate kind"):
+        manage.requested_refs(certificates=None, kind="tls", identity=None)
+    assert manage.requested_refs(certificates=None, kind="ssl", identity=None) == [CertRef("ssl", None)]
     with pytest.raises(InvalidRequestError, match=r"^certificates\[1\]\.identity 'a/b' for a database"):
         manage.requested_refs(certificates=[{"kind": "server_encryption"}, {"kind": "database", "identity": "a/b"}],
                               kind=None, identity=None)
@@ -324,13 +325,15 @@ def test_info_filters_and_counts(filled, forbid_key_work):
     everything = manage.info(str(filled))
     assert everything["changed"] is False
     assert everything["store_exists"] is True and everything["keys_encrypted"] is False
-    counts = {"database": 2, "master_key": 1, "discovery_service": 0, "password_reset": 0, "server_encryption": 1}
+    counts = {"database": 2, "master_key": 1, "discovery_service": 0, "password_reset": 0, "server_encryption": 1,
+              "ssl": 0}
     assert everything["counts"] == counts
     assert [(c["kind"], c["identity"]) for c in everything["certificates"]] == [
         ("database", "a"), ("database", "b"), ("master_key", "corp.example.com"), ("server_encryption", None)]
     for item in everything["certificates"]:
         assert item["has_private_key"] is True and item["expired"] is False
         assert "file" not in item and "file_sha256" not in item
+        assert item["names"] is None  # only the SSL connection certificate lists names
 
     databases = manage.info(str(filled), kind="database")
     assert [c["identity"] for c in databases["certificates"]] == ["a", "b"]
@@ -342,7 +345,8 @@ def test_info_filters_and_counts(filled, forbid_key_work):
     with pytest.raises(InvalidRequestError, match="without kind"):
         manage.info(str(filled), identity="a")
     with pytest.raises(InvalidRequestError, match="is not a certificate kind"):
-        manage.info(str(filled), kind="ssl")
+        manage.info(str(filled), kind="tls")
+    assert manage.info(str(filled), kind="ssl")["certificates"] == []
     with pytest.raises(InvalidRequestError, match="path separator"):
         manage.info(str(filled), kind="database", identity="a/b")
 

@@ -211,7 +211,7 @@ GOOD = {"kind": "database", "identity": "sales", "thumbprint": "AB" * 20, "chall
         (["x"], ["challenges[0] is not a dictionary", FIX]),
         ([dict(GOOD, extra=1)], ["challenges[0] has the unknown key(s) extra", FIX]),
         ([{k: v for k, v in GOOD.items() if k != "challenge"}], ["challenges[0] lacks challenge", FIX]),
-        ([dict(GOOD, kind="ssl")], ["challenges[0].kind 'ssl' is not a certificate kind"]),
+        ([dict(GOOD, kind="tls")], ["challenges[0].kind 'tls' is not a certificate kind"]),
         ([dict(GOOD, identity=None)], ["challenges[0].identity is missing"]),
         ([dict(GOOD, identity="a/b")], ["challenges[0].identity 'a/b'", "path separator"]),
         ([GOOD, dict(GOOD, thumbprint="CD" * 20)], ["challenges[1] asks again", "challenges[0]"]),

@@ -227,9 +227,9 @@ def missing_field(path):
 
 def unknown_kind(path):
     document = index_document(path)
-    _first(document)["kind"] = "ssl"
+    _first(document)["kind"] = "tls"
     put_index(path, document)
-    return "entry 0 of index.json has the unknown kind 'ssl'"
+    return "entry 0 of index.json has the unknown kind 'tls'"
 
 
 def bad_identity(path):

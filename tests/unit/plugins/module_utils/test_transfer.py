@@ -184,7 +184,7 @@ def test_an_empty_or_missing_store_selects_nothing(tmp_path):
     [
         ({"databases": ["sales"], "kind": "database"}, "database and kind/identity were both given"),
         ({"identity": "sales"}, "identity 'sales' was given without kind"),
-        ({"kind": "ssl"}, "kind 'ssl' is not a certificate kind"),
+        ({"kind": "tls"}, "kind 'tls' is not a certificate kind"),
         ({"kind": "database", "identity": "../x"}, "holds a path separator"),
         ({"databases": ["a/b"]}, "holds a path separator"),
     ],

@@ -83,7 +83,8 @@ def test_certificate_check_mode_real_run_rerun_and_info(tmp_path):
     assert listed.rc == 0 and listed.result["changed"] is False
     assert listed.result["store_exists"] is True and listed.result["keys_encrypted"] is False
     assert listed.result["counts"] == {"database": 2, "master_key": 1, "discovery_service": 0,
-                                       "password_reset": 0, "server_encryption": 1}
+                                       "password_reset": 0, "server_encryption": 1, "ssl": 0}
+    assert all(c["names"] is None for c in listed.result["certificates"])  # names are the ssl kind's only
     made = {(c["kind"], c["identity"]): c["thumbprint"] for c in real.result["certificates"]}
     assert {(c["kind"], c["identity"]): c["thumbprint"] for c in listed.result["certificates"]} == made
     assert all(c["has_private_key"] and not c["expired"] for c in listed.result["certificates"])
@@ -123,7 +124,7 @@ def test_state_absent_and_exclusive(tmp_path):
                          "state": "absent"}, "exclusive applies to state=present only"),
         ("certificate", {"certificates": [{"kind": "database", "identity": "x", "certificate": "PEM"}]},
          "certificate"),
-        ("certificate", {"kind": "ssl"}, "kind"),
+        ("certificate", {"kind": "tls"}, "kind"),
         ("certificate", {"kind": "database"}, "identity is missing"),
         ("certificate", {"kind": "database", "identity": "x", "key_size": 1024}, "key_size"),
         ("certificate_info", {"identity": "sales"}, "kind"),
