@@ -80,6 +80,12 @@ _value:
       description: The names of the databases relocated earlier (C(on_target=moved)).
       type: list
       elements: str
+    ssl:
+      description:
+        - The SSL connection certificate of each side, under C(source) and C(target), each with C(thumbprint),
+          C(origin) and C(names), or V(null) where the store holds none.
+        - It is never among the certificates that travel; the target keeps its own.
+      type: dict
     conflicts:
       description: Each certificate the target holds differently, with C(kind), C(identity), C(label),
         C(source_thumbprint) and C(target_thumbprint).

@@ -40,6 +40,14 @@ def _certificates(info: Any, side: str) -> list[dict]:
     return certificates
 
 
+def _ssl_of(certificates: list[dict]) -> dict | None:
+    """The store's SSL connection certificate (the kind that never travels) as the report shows it, or None."""
+    held = next((c for c in certificates if c["kind"] in KINDS and not KINDS[c["kind"]].travels_with_database), None)
+    if held is None:
+        return None
+    return {"thumbprint": held.get("thumbprint"), "origin": held.get("origin"), "names": held.get("names")}
+
+
 def _database_names(databases: Any) -> list[str]:
     if isinstance(databases, str):
         databases = [databases]
@@ -71,6 +79,8 @@ def plan(source_info: Any, target_info: Any, databases: Iterable[str], *, target
       certificate).
     - ``needed_bytes`` and ``free_bytes`` on the target; ``problems``: one sentence per reason the
       relocation cannot start (empty when it can).
+    - ``ssl``: the SSL connection certificate of each side (``source``, ``target``), as
+      ``{thumbprint, origin, names}`` or None. It never moves: the target keeps (or gets) its own.
     """
     names = _database_names(databases)
     source = _certificates(source_info, "source")
@@ -137,6 +147,7 @@ def plan(source_info: Any, target_info: Any, databases: Iterable[str], *, target
         )
     return {
         "databases": names,
+        "ssl": {"source": _ssl_of(source), "target": _ssl_of(target)},
         "certificates": certificates,
         "to_import": to_import,
         "present": [c for c in certificates if c["on_target"] in ("same", "moved")],

@@ -77,6 +77,18 @@ def _joined(values: Iterable[Any]) -> str:
     return ", ".join(_text(v) for v in values)
 
 
+def ssl_text(ssl: Any) -> str | None:
+    """What the report says of the target's SSL connection certificate, which never moves; None without word."""
+    if not isinstance(ssl, dict) or not ssl.get("action"):
+        return None
+    if ssl["action"] == "none" or not ssl.get("thumbprint"):
+        return "not moved; the target has none (the role was told to leave it, or stopped before)"
+    origin = "your own" if ssl.get("origin") == "own" else "generated"
+    names = ", ".join(_text(n) for n in ssl.get("names") or []) or "none"
+    made = " by this run, for its names" if ssl["action"] == "generated" else ""
+    return "not moved, the target's own: %s (%s%s; names %s)" % (_text(ssl["thumbprint"]), origin, made, names)
+
+
 def _summary(r: dict) -> list[tuple[str, str, str]]:
     """(heading, Markdown cell, HTML <td>) of each line of the summary table."""
     phase = (" in the phase %s" % _text(r.get("failed_phase"))) if r.get("failed_phase") else ""
@@ -100,6 +112,11 @@ def _summary(r: dict) -> list[tuple[str, str, str]]:
         ("Removed from the source", _md(removed), _h(removed)),
         ("Backup of the source", _md(backup) if backup else "none kept",
          "<code>%s</code>" % _h(backup) if backup else "none kept"),
+    ]
+    ssl = ssl_text(r.get("ssl"))
+    if ssl:
+        lines.append(("SSL connection certificate", _md(ssl), _h(ssl)))
+    lines += [
         ("Duration", "%s s" % _md(r.get("seconds")), "%s s" % _h(r.get("seconds"))),
     ]
     return [(heading, md_cell, cell if index == 0 else "<td>%s</td>" % cell)

@@ -47,7 +47,8 @@ options:
       - It must hold C(status), C(source), C(target), C(databases), C(certificates) (the rows from
         P(passwordsecure.server.relocation_report_rows#filter)) and C(proofs); C(failed_phase), C(failure),
         C(started), C(source_store), C(target_store), C(conflicts), C(imported), C(rolled_back),
-        C(removed_from_source), C(backup), C(timings) and C(seconds) are shown when present.
+        C(removed_from_source), C(backup), C(ssl) (the target's own SSL connection certificate, which never
+        moves), C(timings) and C(seconds) are shown when present.
     type: dict
     required: true
   markdown:

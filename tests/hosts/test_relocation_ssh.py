@@ -207,6 +207,21 @@ def recap(run: subprocess.CompletedProcess) -> dict[str, tuple[int, int, int]]:
     return {m.group(1): (int(m.group(3)), int(m.group(4)), int(m.group(5))) for m in _RECAP.finditer(run.stdout)}
 
 
+def without_ssl(thumbprints: dict[tuple[str, str | None], str]) -> dict[tuple[str, str | None], str]:
+    """A store's thumbprints but its SSL connection certificate's, which never moves: each server has its own."""
+    return {ref: thumb for ref, thumb in thumbprints.items() if ref[0] != "ssl"}
+
+
+def subject_alt_names(view: StoreView) -> list[str]:
+    """The Subject Alternative Name of the store's SSL connection certificate, as openssl reads its entry file."""
+    entry = next(e for e in view.index["entries"] if e["kind"] == "ssl")
+    out = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=view.contents[entry["file"]],
+                         capture_output=True, check=True).stdout.decode()
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].strip() == "X509v3 Subject Alternative Name:", out
+    return lines[1].strip().split(", ")
+
+
 def travelling(source: StoreView, databases: list[str]) -> dict[tuple[str, str | None], str]:
     """What a relocation of ``databases`` must bring, as the source's index says: the databases' own certificates
     and every server-wide one."""
@@ -234,8 +249,12 @@ def lab(ssh_hosts, ansible):
 
 @pytest.fixture(scope="module")
 def first_relocation(lab):
-    """The source's set, made over SSH; then FIRST relocated onto an empty target. Stores before and after."""
+    """The source's set, made over SSH, and its SSL connection certificate (generated for its own names there);
+    then FIRST relocated onto an empty target. Stores before and after."""
     lab.ensure_set()
+    ssl = lab.ansible.adhoc(SOURCE, "passwordsecure.server.certificate",
+                            "store_path=%s kind=ssl key_size=2048" % lab.store_path(SOURCE))
+    assert ssl.results[SOURCE][0] == "CHANGED", ssl.stdout[-3000:] + ssl.stderr[-2000:]
     source_before = lab.read(SOURCE)
     password = "transfer-" + secrets.token_urlsafe(18)
     relocation = lab.relocate(FIRST, password=password)
@@ -272,13 +291,15 @@ def assert_converges(lab: Lab, start: dict) -> Relocation:
 
 def test_relocation_over_ssh(lab, first_relocation):
     """Two of six databases move with every server-wide certificate; the target holds exactly that set with the
-    source's thumbprints, each proof passes, the source is byte for byte unchanged, a rerun changes nothing."""
+    source's thumbprints, each proof passes, the source is byte for byte unchanged, a rerun changes nothing. The
+    source's SSL connection certificate stays: the target gets its own, for its own name and address."""
     relocation = first_relocation["relocation"]
     source = first_relocation["source_before"]
     expected = travelling(source, FIRST)
-    assert len(source.thumbprints) == 10 and len(expected) == 6
+    assert len(source.thumbprints) == 11 and ("ssl", None) in source.thumbprints and len(expected) == 6
     relocation.assert_succeeded_and_proved(6)
-    assert recap(relocation.run) == {"localhost": (1, 0, 0)}, relocation.show()
+    # Two changes, both on the target: the import, and its own SSL connection certificate.
+    assert recap(relocation.run) == {"localhost": (2, 0, 0)}, relocation.show()
     # Each phase acted on its host over SSH: delegate_to resolved the inventory's address.
     phases = (("Export the certificates that travel", SOURCE), ("Import the certificates on the target", TARGET))
     for task, host in phases:
@@ -287,16 +308,31 @@ def test_relocation_over_ssh(lab, first_relocation):
 
     target = first_relocation["target_after"]
     target.check_consistent()
-    assert target.thumbprints == expected
+    assert without_ssl(target.thumbprints) == expected
     assert sorted(relocation.result["imported"]) == sorted(expected.values())
     assert {p["thumbprint"] for p in relocation.result["proofs"]} == set(expected.values())
     assert first_relocation["source_after"].members == source.members
     assert target.leftovers() == []
 
+    # The SSL connection certificate did not move: the target got its own, generated there for its own host name
+    # and address (all as DNS names, as openssl reads the entry file), none of the source's.
+    addresses = {name: lab.hosts.hosts[name].address for name in (SOURCE, TARGET)}
+    target_ssl, source_ssl = target.thumbprints[("ssl", None)], source.thumbprints[("ssl", None)]
+    assert target_ssl != source_ssl
+    assert subject_alt_names(source) == ["DNS:%s" % SOURCE, "DNS:%s" % addresses[SOURCE]]
+    assert subject_alt_names(target) == ["DNS:%s" % TARGET, "DNS:%s" % addresses[TARGET]]
+    assert relocation.result["ssl"] == {"thumbprint": target_ssl, "origin": "generated",
+                                        "names": [TARGET, addresses[TARGET]], "action": "generated"}
+    report = Path(relocation.result["report_markdown"]).read_text()
+    assert ("| SSL connection certificate | not moved, the target's own: %s (generated by this run, for its names; "
+            "names %s, %s) |" % (target_ssl, TARGET, addresses[TARGET])) in report.splitlines(), report
+    assert source_ssl not in report and source_ssl not in relocation.output
+
     rerun = lab.relocate(FIRST, password=first_relocation["password"])
     rerun.assert_succeeded_and_proved(6)
     assert recap(rerun.run) and all(counts == (0, 0, 0) for counts in recap(rerun.run).values()), rerun.show()
     assert rerun.result["imported"] == []
+    assert rerun.result["ssl"] == dict(relocation.result["ssl"], action="kept")
     assert lab.read(TARGET).members == target.members
     assert lab.read(SOURCE).members == source.members
 
@@ -536,7 +572,9 @@ def test_no_secret_in_output_or_files(lab, ssh_hosts):
             assert "<%s> PUT " % host.address not in run.stdout
 
     views = {name: lab.read(name) for name in (SOURCE, TARGET)}
-    assert views[TARGET].thumbprints == travelling(views[SOURCE], FIRST)
+    # And the target's own SSL connection certificate, its key encrypted with the target's store password (below).
+    assert without_ssl(views[TARGET].thumbprints) == travelling(views[SOURCE], FIRST)
+    assert ("ssl", None) in views[TARGET].thumbprints and relocation.result["ssl"]["action"] == "generated"
     needles, controls = _needles(views, passwords)
     assert len(needles) > 100
     # The scan finds what it looks for: each control text leaks one secret in one way.

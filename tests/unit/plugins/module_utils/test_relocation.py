@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
 import shutil
 import tempfile
 import unicodedata
@@ -18,6 +19,11 @@ from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,6 +57,30 @@ SOURCE_REFS = [CertRef("database", name) for name in DATABASES] + SERVER_WIDE
 RIVAL_REFS = [CertRef("database", "sales"), CertRef("master_key", "corp.example.com"),
               CertRef("server_encryption", None), CertRef("database", "legacy")]
 TRANSFER_PASSWORD = "relocation-unit-Pässword"
+SSL = CertRef("ssl", None)
+SOURCE_SSL_NAMES = ["psr1.example.com", "psr1", "192.0.2.10"]
+TARGET_SSL_NAMES = ["psr2.example.com", "psr2", "192.0.2.20"]
+RENEWED_SSL_NAMES = ["psr2.corp.example.com", "192.0.2.21"]
+OWN_SSL_NAMES = ["psr.corp.example.com", "passwordsecure.corp.example.com"]
+
+
+def _own_ssl_pkcs12() -> bytes:
+    """An SSL connection certificate a CA issued (not self-signed: your own), with its key, as PKCS#12."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "PSR8Server"),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Password Secure")])
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject)
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Corp Issuing CA")]))
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in OWN_SSL_NAMES]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return pkcs12.serialize_key_and_certificates(
+        b"PSR8Server", key, certificate, None, serialization.BestAvailableEncryption(TRANSFER_PASSWORD.encode()))
 
 
 def _make_infos() -> dict[str, dict]:
@@ -66,6 +96,19 @@ def _make_infos() -> dict[str, dict]:
         # The source after a relocation with remove_from_source: "sales" left it, the rest stayed.
         shutil.copytree(source, moved)
         manage.ensure(moved, refs=[CertRef("database", "sales")], state="absent")
+        # The same stores, each with an SSL connection certificate of its own (for its own names); and the
+        # target's made anew for other names, the old one kept in the store as superseded.
+        ssl_source, ssl_target, ssl_renewed = (str(root / name) for name in ("ssl-source", "ssl-target", "renewed"))
+        shutil.copytree(source, ssl_source)
+        manage.ensure(ssl_source, refs=[SSL], names=SOURCE_SSL_NAMES, key_size=2048)
+        shutil.copytree(target, ssl_target)
+        manage.ensure(ssl_target, refs=[SSL], names=TARGET_SSL_NAMES, key_size=2048)
+        shutil.copytree(ssl_target, ssl_renewed)
+        manage.ensure(ssl_renewed, refs=[SSL], names=RENEWED_SSL_NAMES, key_size=2048)
+        # The target with your own (CA-issued) SSL connection certificate instead, imported as kind ssl.
+        ssl_own = str(root / "ssl-own")
+        shutil.copytree(target, ssl_own)
+        transfer.import_(ssl_own, [("content", _own_ssl_pkcs12())], password=TRANSFER_PASSWORD, kind="ssl")
         return {
             "source": manage.info(source),
             "rival": manage.info(rival),
@@ -73,6 +116,10 @@ def _make_infos() -> dict[str, dict]:
             "moved": manage.info(moved),
             "empty": manage.info(str(root / "never-made")),
             "exported": exported,
+            "ssl_source": manage.info(ssl_source),
+            "ssl_target": manage.info(ssl_target),
+            "ssl_renewed": manage.info(ssl_renewed),
+            "ssl_own": manage.info(ssl_own),
         }
     finally:
         shutil.rmtree(root)
@@ -84,6 +131,10 @@ RIVAL = INFOS["rival"]
 AFTER_SALES = INFOS["target"]  # the target after "sales" was relocated to it
 SOURCE_WITHOUT_SALES = INFOS["moved"]
 EMPTY = INFOS["empty"]
+SSL_SOURCE = INFOS["ssl_source"]  # SOURCE and an SSL connection certificate
+SSL_TARGET = INFOS["ssl_target"]  # AFTER_SALES and an SSL connection certificate of its own
+SSL_RENEWED = INFOS["ssl_renewed"]  # SSL_TARGET with its SSL connection certificate made anew for other names
+SSL_OWN = INFOS["ssl_own"]  # AFTER_SALES and your own SSL connection certificate
 
 
 def key(certificate: dict) -> tuple[str, str | None]:
@@ -426,3 +477,97 @@ def test_the_report_filter_refuses_what_is_no_plan():
         relocation_report_rows([{"kind": "database"}])
     with pytest.raises(AnsibleFilterError, match="proofs must be"):
         relocation_report_rows(plan(SOURCE, EMPTY, ["sales"])["certificates"], ["passed"])
+
+
+# ---------------------------------------------------------------------------------------------------- SSL
+
+
+def ssl_of(info: dict) -> dict:
+    """The SSL connection certificate as certificate_info reports it."""
+    held = [c for c in info["certificates"] if c["kind"] == "ssl"]
+    assert len(held) == 1
+    return held[0]
+
+
+def shown(info: dict) -> dict:
+    """What the plan must say of a store's SSL connection certificate."""
+    held = ssl_of(info)
+    return {"thumbprint": held["thumbprint"], "origin": held["origin"], "names": held["names"]}
+
+
+def without_ssl(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "ssl"}
+
+
+def test_the_ssl_stores_are_what_certificate_info_returns():
+    source, target, renewed, own = (ssl_of(i) for i in (SSL_SOURCE, SSL_TARGET, SSL_RENEWED, SSL_OWN))
+    assert (source["origin"], source["names"]) == ("generated", SOURCE_SSL_NAMES)
+    assert (target["origin"], target["names"]) == ("generated", TARGET_SSL_NAMES)
+    assert (renewed["origin"], renewed["names"]) == ("generated", RENEWED_SSL_NAMES)
+    assert (own["origin"], own["names"]) == ("own", OWN_SSL_NAMES)
+    assert len({c["thumbprint"] for c in (source, target, renewed, own)}) == 4
+    assert [c["thumbprint"] for c in SSL_RENEWED["superseded"]] == [target["thumbprint"]]
+    # Apart from it, each holds exactly what the store it was copied from holds.
+    for info, before in ((SSL_SOURCE, SOURCE), (SSL_TARGET, AFTER_SALES), (SSL_RENEWED, AFTER_SALES),
+                         (SSL_OWN, AFTER_SALES)):
+        assert [c for c in info["certificates"] if c["kind"] != "ssl"] == before["certificates"]
+    # The stores without one say so.
+    for info in (SOURCE, AFTER_SALES, EMPTY):
+        assert plan(info, info, ["sales"])["ssl"] == {"source": None, "target": None}
+
+
+@pytest.mark.parametrize("databases", [["sales"], ["personal", "Entwicklung"], DATABASES])
+@pytest.mark.parametrize("target", ["empty", "after sales"])
+def test_the_sources_ssl_certificate_never_travels(databases, target):
+    # Only the source holds one: the plan is the plan without it, and names it as the source's, that is all.
+    target_info = EMPTY if target == "empty" else AFTER_SALES
+    result = plan(SSL_SOURCE, target_info, databases)
+    assert result["ssl"] == {"source": shown(SSL_SOURCE), "target": None}
+    assert without_ssl(result) == without_ssl(plan(SOURCE, target_info, databases))
+    thumbprint = ssl_of(SSL_SOURCE)["thumbprint"]
+    for part in ("certificates", "to_import", "present", "conflicts", "missing"):
+        assert [c for c in result[part] if c["kind"] == "ssl" or thumbprint in c.values()] == []
+    assert thumbprint not in repr(without_ssl(result))
+    if target == "empty":
+        assert keys_of(result["to_import"]) == [("database", n) for n in databases] + SERVER_WIDE_KEYS
+
+
+def test_the_targets_own_ssl_certificate_is_no_conflict_and_is_not_replaced():
+    reference = plan(SOURCE, AFTER_SALES, ["sales", "personal"])
+    for source in (SOURCE, SSL_SOURCE):  # the source with none, and with one of its own
+        for target in (SSL_TARGET, SSL_OWN):
+            result = plan(source, target, ["sales", "personal"])
+            assert result["ssl"] == {"source": shown(source) if source is SSL_SOURCE else None,
+                                     "target": shown(target)}
+            assert result["problems"] == result["conflicts"] == []
+            assert result["certificates"] == reference["certificates"]
+            assert keys_of(result["to_import"]) == [("database", "personal")]
+            # It is one more certificate in the target's index, which the import writes anew.
+            assert result["needed_bytes"] == reference["needed_bytes"] + BYTES_PER_HELD_CERTIFICATE
+    assert plan(SSL_SOURCE, SSL_OWN, ["sales"])["ssl"]["target"] == {
+        "thumbprint": ssl_of(SSL_OWN)["thumbprint"], "origin": "own", "names": OWN_SSL_NAMES}
+    # A rerun's target: everything there already, the SSL connection certificates still each side's own.
+    rerun = plan(SSL_SOURCE, SSL_TARGET, ["sales"])
+    assert rerun["to_import"] == [] and [c["on_target"] for c in rerun["certificates"]] == ["same"] * 5
+
+
+def test_the_targets_ssl_certificate_is_its_current_one_not_one_it_superseded():
+    result = plan(SSL_SOURCE, SSL_RENEWED, ["sales"])
+    assert result["ssl"]["target"] == {"thumbprint": ssl_of(SSL_RENEWED)["thumbprint"], "origin": "generated",
+                                       "names": RENEWED_SSL_NAMES}
+    assert SSL_RENEWED["superseded"][0]["thumbprint"] not in repr(result)
+    assert relocation_plan(SSL_SOURCE, SSL_RENEWED, ["sales"])["ssl"] == result["ssl"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(situations(), st.booleans(), st.booleans())
+def test_property_an_ssl_certificate_on_either_side_changes_nothing_but_its_own_line(situation, on_source, on_target):
+    source, target, names, _free = situation
+    source_ssl, target_ssl = ssl_of(SSL_SOURCE), ssl_of(SSL_TARGET)
+    with_ssl = (with_certificates(source, source["certificates"] + [source_ssl] * on_source),
+                with_certificates(target, [target_ssl] * on_target + target["certificates"]))
+    result, reference = plan(*with_ssl, names), plan(source, target, names)
+    assert result["ssl"] == {"source": shown(SSL_SOURCE) if on_source else None,
+                             "target": shown(SSL_TARGET) if on_target else None}
+    assert dict(without_ssl(result), needed_bytes=None) == dict(without_ssl(reference), needed_bytes=None)
+    assert result["needed_bytes"] == reference["needed_bytes"] + on_target * BYTES_PER_HELD_CERTIFICATE
