@@ -275,6 +275,83 @@ def export(
     return result, writes
 
 
+# --------------------------------------------------------------------------- the public certificates alone
+
+PUBLIC_FORMATS = ("pem", "der")
+
+
+def public_file_name(ref: CertRef, fmt: str) -> str:
+    return "%s.%s" % (file_name(ref)[: -len(".pfx")], "crt" if fmt == "pem" else "cer")
+
+
+def export_public(
+    store_path: str,
+    *,
+    fmt: str,
+    databases: list[str] | None = None,
+    kind: str | None = None,
+    identity: str | None = None,
+    path: str | None = None,
+    directory: str | None = None,
+    return_content: bool = False,
+    read_existing=None,
+) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """Plan an export of the selected certificates without their keys, for clients to trust (the SSL
+    connection certificate above all): PEM (one file may hold several) or DER (one certificate a file).
+    Reads no key, so it needs no password. Returns (result, [(path, bytes) to write]); writes nothing."""
+    if fmt not in PUBLIC_FORMATS:
+        raise InvalidRequestError("format %r is not one of pkcs12, %s" % (fmt, ", ".join(PUBLIC_FORMATS)))
+    if sum(x is not None and x is not False for x in (path, directory, return_content or None)) != 1:
+        raise InvalidRequestError("give exactly one of path, directory or return_content=true")
+    index = store.load(store_path)
+    refs = select(index, databases=databases, kind=kind, identity=identity)
+    if fmt == "der" and directory is None and len(refs) != 1:
+        raise InvalidRequestError(
+            "format der holds one certificate, and the selection has %d (%s); select one with kind and identity, "
+            "give directory for a file each, or use format pem, which holds several"
+            % (len(refs), ", ".join(ref.describe() for ref in refs))
+        )
+    ders = {ref: store.split_entry(store.read_entry(index, ref), where=ref.describe())[0] for ref in refs}
+
+    def encode(chosen: list[CertRef]) -> bytes:
+        if fmt == "der":
+            return ders[chosen[0]]
+        return b"".join(store.pem(ders[ref], "CERTIFICATE") for ref in chosen)
+
+    if directory is not None:
+        plan = [(os.path.join(directory, public_file_name(ref, fmt)), [ref]) for ref in refs]
+    else:
+        plan = [(path, refs)]
+    files, writes, diff_before, diff_after = [], [], [], []
+    changed_refs: set[CertRef] = set()
+    content = None
+    for destination, chosen in plan:
+        data = encode(chosen)
+        if destination is None:
+            content = data
+            continue
+        existing = read_existing(destination) if read_existing else None
+        unchanged = existing == data
+        files.append({"path": destination, "changed": not unchanged,
+                      "thumbprints": [index.records[ref]["thumbprint"] for ref in chosen]})
+        if not unchanged:
+            diff_before.append("%s: %s\n" % (destination, "present, differs" if existing is not None else "absent"))
+            diff_after.append("%s:\n%s" % (destination, _diff_lines([index.records[ref] for ref in chosen])))
+            writes.append((destination, data))
+            changed_refs.update(chosen)
+    result: dict[str, Any] = {
+        "changed": bool(writes),
+        "certificates": [_summary(index.records[ref], changed=ref in changed_refs) for ref in refs],
+        "files": files,
+        "left_out": left_out(index, kind=kind),
+        "format": fmt,
+        "diff": {"before": "".join(diff_before), "after": "".join(diff_after)},
+    }
+    if content is not None:
+        result["content"] = content.decode("ascii") if fmt == "pem" else base64.b64encode(content).decode("ascii")
+    return result, writes
+
+
 # --------------------------------------------------------------------------- import
 
 

@@ -79,8 +79,19 @@ options:
   password:
     description:
       - The password of the PKCS#12 file(s), at least 12 characters. It is the only protection of the keys in the file.
+      - Required with O(format=pkcs12); refused with V(pem) and V(der), which hold no key.
     type: str
-    required: true
+  format:
+    description:
+      - V(pkcs12) writes the certificates with their private keys, protected by O(password).
+      - V(pem) and V(der) write the certificates alone, without their keys and without a password, for clients to
+        trust; above all the SSL connection certificate (O(kind=ssl)). A PEM file may hold several certificates, a
+        DER file holds one (with O(directory), one file each, named C(<kind>_<identity>.crt) or C(.cer)).
+      - With V(pem) and V(der) the files get mode C(0644) unless O(mode) says otherwise, and no key is read, so
+        O(store_password) is not needed (and refused). RV(content) is the PEM text, or the DER base64-encoded.
+    type: str
+    choices: [pkcs12, pem, der]
+    default: pkcs12
   encryption:
     description:
       - V(modern) uses AES-256-CBC with PBKDF2-HMAC-SHA256 for keys and certificates and an HMAC-SHA256 MAC.
@@ -115,6 +126,19 @@ EXAMPLES = r"""
     directory: /srv/export/all
     password: "{{ vault_pfx_password }}"
     encryption: compatibility
+
+- name: The SSL connection certificate alone, for clients to trust (no key, no password)
+  passwordsecure.server.certificate_export:
+    kind: ssl
+    format: pem
+    path: /srv/export/psr1-ssl.crt
+
+- name: The same into the controller's memory, as PEM text
+  passwordsecure.server.certificate_export:
+    kind: ssl
+    format: pem
+    return_content: true
+  register: psr_ssl
 
 - name: Carry the master key certificates through the controller's memory
   passwordsecure.server.certificate_export:
@@ -205,9 +229,17 @@ encryption:
   sample: modern
 content:
   description:
-    - The PKCS#12 file, base64-encoded. B(Secret) - it holds the private keys, protected by O(password) only.
+    - With O(format=pkcs12), the PKCS#12 file, base64-encoded. B(Secret) - it holds the private keys, protected by
+      O(password) only.
+    - With O(format=pem), the certificates as PEM text; with O(format=der), the certificate's DER, base64-encoded.
+      Public, no key.
   returned: when O(return_content=true)
   type: str
+format:
+  description: The format written, O(format).
+  returned: with O(format=pem) or O(format=der)
+  type: str
+  sample: pem
 backup_files:
   description: The backups made of replaced files.
   returned: always
@@ -219,7 +251,10 @@ backup_files:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.passwordsecure.server.plugins.module_utils.common import STORE_ARGS, argument_spec
-from ansible_collections.passwordsecure.server.plugins.module_utils.errors import PasswordSecureError
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
+    InvalidRequestError,
+    PasswordSecureError,
+)
 from ansible_collections.passwordsecure.server.plugins.module_utils.files import (
     apply_attributes,
     ensure_directory,
@@ -228,7 +263,11 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.files import
 )
 from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import KIND_NAMES
 from ansible_collections.passwordsecure.server.plugins.module_utils.pkcs12 import MAX_PFX_SIZE, PROFILES, require_pkcs12
-from ansible_collections.passwordsecure.server.plugins.module_utils.transfer import export
+from ansible_collections.passwordsecure.server.plugins.module_utils.transfer import (
+    PUBLIC_FORMATS,
+    export,
+    export_public,
+)
 
 ARGUMENT_SPEC = argument_spec(
     STORE_ARGS,
@@ -239,7 +278,8 @@ ARGUMENT_SPEC = argument_spec(
     directory={"type": "path"},
     server_encryption_path={"type": "path"},
     return_content={"type": "bool"},
-    password={"type": "str", "required": True, "no_log": True},
+    password={"type": "str", "no_log": True},
+    format={"type": "str", "choices": ["pkcs12"] + list(PUBLIC_FORMATS), "default": "pkcs12"},
     encryption={"type": "str", "choices": list(PROFILES), "default": "modern"},
     backup={"type": "bool", "default": False},
 )
@@ -250,21 +290,17 @@ def main() -> None:
         argument_spec=ARGUMENT_SPEC,
         mutually_exclusive=[("path", "directory", "return_content"), ("database", "kind"), ("database", "identity")],
         required_one_of=[("path", "directory", "return_content")],
+        required_if=[("format", "pkcs12", ("password",))],
         required_by={"identity": "kind"},
         add_file_common_args=True,
         supports_check_mode=True,
     )
     p = module.params
     try:
-        require_pkcs12()
-        if p["directory"]:
-            ensure_directory(module, p["directory"])
-        result, writes = export(
-            p["store_path"], password=p["password"], profile=p["encryption"], databases=p["database"],
-            kind=p["kind"], identity=p["identity"], path=p["path"], directory=p["directory"],
-            server_encryption_path=p["server_encryption_path"], return_content=bool(p["return_content"]),
-            store_password=p["store_password"], read_existing=lambda path: read_if_exists(path, MAX_PFX_SIZE),
-        )
+        if p["format"] != "pkcs12":
+            result, writes = public(module)
+        else:
+            result, writes = private(module)
         result["backup_files"] = [] if module.check_mode else [
             b for b in (write_file(module, path, data, backup=p["backup"]) for path, data in writes) if b]
         for item in result["files"]:
@@ -275,6 +311,41 @@ def main() -> None:
     if not module._diff:
         result.pop("diff")
     module.exit_json(**result)
+
+
+def public(module: AnsibleModule):
+    """The certificates alone, PEM or DER: no key, no password; files 0644 unless mode says otherwise."""
+    p = module.params
+    given = [name for name in ("password", "server_encryption_path", "store_password") if p[name]]
+    if given:
+        raise InvalidRequestError(
+            "%s go%s with format pkcs12 only: format %s writes the certificates alone, without their keys, so "
+            "nothing needs a password; remove %s"
+            % (", ".join(given), "" if len(given) > 1 else "es", p["format"], " and ".join(given))
+        )
+    if p["mode"] is None:
+        p["mode"] = "0644"
+    if p["directory"]:
+        ensure_directory(module, p["directory"])
+    return export_public(
+        p["store_path"], fmt=p["format"], databases=p["database"], kind=p["kind"], identity=p["identity"],
+        path=p["path"], directory=p["directory"], return_content=bool(p["return_content"]),
+        read_existing=lambda path: read_if_exists(path, MAX_PFX_SIZE),
+    )
+
+
+def private(module: AnsibleModule):
+    """The certificates with their keys, as PKCS#12 protected by the password."""
+    p = module.params
+    require_pkcs12()
+    if p["directory"]:
+        ensure_directory(module, p["directory"])
+    return export(
+        p["store_path"], password=p["password"], profile=p["encryption"], databases=p["database"],
+        kind=p["kind"], identity=p["identity"], path=p["path"], directory=p["directory"],
+        server_encryption_path=p["server_encryption_path"], return_content=bool(p["return_content"]),
+        store_password=p["store_password"], read_existing=lambda path: read_if_exists(path, MAX_PFX_SIZE),
+    )
 
 
 if __name__ == "__main__":
