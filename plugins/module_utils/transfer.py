@@ -166,13 +166,16 @@ class Destination(NamedTuple):
 
 
 def destinations(
-    refs: list[CertRef], *, path: str | None, directory: str | None, server_encryption_path: str | None
+    refs: list[CertRef], *, path: str | None, directory: str | None, server_encryption_path: str | None,
+    name=file_name,
 ) -> list[Destination]:
+    """Where each selected certificate goes: ``path`` (or content, when it is None), a file each in
+    ``directory`` (named by ``name``), the server encryption certificate apart when asked."""
     server = [ref for ref in refs if ref.kind == "server_encryption"]
     rest = [ref for ref in refs if ref.kind != "server_encryption"] if server_encryption_path else list(refs)
     plan: list[Destination] = []
     if directory is not None:
-        plan += [Destination(os.path.join(directory, file_name(ref)), [ref]) for ref in rest]
+        plan += [Destination(os.path.join(directory, name(ref)), [ref]) for ref in rest]
     elif rest:
         plan.append(Destination(path, rest))
     if server_encryption_path and server:
@@ -236,22 +239,9 @@ def export(
     refs = select(index, databases=databases, kind=kind, identity=identity)
     passphrase, _protection = store.key_passphrase(index, store_password, writes_keys=False)
     plan = destinations(refs, path=path, directory=directory, server_encryption_path=server_encryption_path)
-    files = []
-    diff_before, diff_after = [], []
-    to_write: list[Destination] = []
-    for destination in plan:
-        if destination.path is None:
-            to_write.append(destination)
-            continue
-        facts = [index.records[ref] for ref in destination.refs]
-        existing = read_existing(destination.path) if read_existing else None
-        unchanged = existing is not None and holds_exactly(existing, password, index, destination.refs, profile)
-        files.append({"path": destination.path, "changed": not unchanged,
-                      "thumbprints": [f["thumbprint"] for f in facts]})
-        if not unchanged:
-            diff_before.append("%s: %s\n" % (destination.path, "present, differs" if existing else "absent"))
-            diff_after.append("%s:\n%s" % (destination.path, _diff_lines(facts)))
-            to_write.append(destination)
+    files, to_write, diff = _plan_files(
+        index, plan, read_existing,
+        lambda destination, existing: holds_exactly(existing, password, index, destination.refs, profile))
 
     def build(destination: Destination) -> bytes:
         entries = [entry_for(index, ref, passphrase) for ref in destination.refs]
@@ -259,6 +249,37 @@ def export(
 
     # One file per certificate: the files are built on every core, as one file's keys are.
     built = crypto.parallel_map(build, to_write, minimum=8)
+    result, writes, content = _outcome(index, refs, kind, files, to_write, built, diff)
+    result["encryption"] = profile
+    if content is not None:
+        result["content"] = base64.b64encode(content).decode("ascii")
+    return result, writes
+
+
+def _plan_files(index: store.Index, plan: list[Destination], read_existing, is_current) -> tuple[list, list, dict]:
+    """For each destination file, whether it holds what it should already (``is_current(destination, its
+    bytes)``, asked only when it exists). Returns the files' records, the destinations to write (content, a
+    destination without a path, always) and the diff."""
+    files, to_write, before, after = [], [], [], []
+    for destination in plan:
+        if destination.path is None:
+            to_write.append(destination)
+            continue
+        facts = [index.records[ref] for ref in destination.refs]
+        existing = read_existing(destination.path) if read_existing else None
+        unchanged = existing is not None and is_current(destination, existing)
+        files.append({"path": destination.path, "changed": not unchanged,
+                      "thumbprints": [f["thumbprint"] for f in facts]})
+        if not unchanged:
+            before.append("%s: %s\n" % (destination.path, "present, differs" if existing else "absent"))
+            after.append("%s:\n%s" % (destination.path, _diff_lines(facts)))
+            to_write.append(destination)
+    return files, to_write, {"before": "".join(before), "after": "".join(after)}
+
+
+def _outcome(index: store.Index, refs: list[CertRef], kind: str | None, files: list, to_write: list[Destination],
+             built: list[bytes], diff: dict) -> tuple[dict[str, Any], list[tuple[str, bytes]], bytes | None]:
+    """An export's result, its file writes, and its content (the bytes of the destination without a path)."""
     content = next((data for d, data in zip(to_write, built) if d.path is None), None)
     writes = [(d.path, data) for d, data in zip(to_write, built) if d.path is not None]
     changed_refs = {ref for d in to_write if d.path is not None for ref in d.refs}
@@ -267,12 +288,9 @@ def export(
         "certificates": [_summary(index.records[ref], changed=ref in changed_refs) for ref in refs],
         "files": files,
         "left_out": left_out(index, kind=kind),
-        "encryption": profile,
-        "diff": {"before": "".join(diff_before), "after": "".join(diff_after)},
+        "diff": diff,
     }
-    if content is not None:
-        result["content"] = base64.b64encode(content).decode("ascii")
-    return result, writes
+    return result, writes, content
 
 
 # --------------------------------------------------------------------------- the public certificates alone
@@ -318,35 +336,13 @@ def export_public(
             return ders[chosen[0]]
         return b"".join(store.pem(ders[ref], "CERTIFICATE") for ref in chosen)
 
-    if directory is not None:
-        plan = [(os.path.join(directory, public_file_name(ref, fmt)), [ref]) for ref in refs]
-    else:
-        plan = [(path, refs)]
-    files, writes, diff_before, diff_after = [], [], [], []
-    changed_refs: set[CertRef] = set()
-    content = None
-    for destination, chosen in plan:
-        data = encode(chosen)
-        if destination is None:
-            content = data
-            continue
-        existing = read_existing(destination) if read_existing else None
-        unchanged = existing == data
-        files.append({"path": destination, "changed": not unchanged,
-                      "thumbprints": [index.records[ref]["thumbprint"] for ref in chosen]})
-        if not unchanged:
-            diff_before.append("%s: %s\n" % (destination, "present, differs" if existing is not None else "absent"))
-            diff_after.append("%s:\n%s" % (destination, _diff_lines([index.records[ref] for ref in chosen])))
-            writes.append((destination, data))
-            changed_refs.update(chosen)
-    result: dict[str, Any] = {
-        "changed": bool(writes),
-        "certificates": [_summary(index.records[ref], changed=ref in changed_refs) for ref in refs],
-        "files": files,
-        "left_out": left_out(index, kind=kind),
-        "format": fmt,
-        "diff": {"before": "".join(diff_before), "after": "".join(diff_after)},
-    }
+    plan = destinations(refs, path=path, directory=directory, server_encryption_path=None,
+                        name=lambda ref: public_file_name(ref, fmt))
+    files, to_write, diff = _plan_files(index, plan, read_existing,
+                                        lambda destination, existing: existing == encode(destination.refs))
+    result, writes, content = _outcome(index, refs, kind, files, to_write,
+                                       [encode(destination.refs) for destination in to_write], diff)
+    result["format"] = fmt
     if content is not None:
         result["content"] = content.decode("ascii") if fmt == "pem" else base64.b64encode(content).decode("ascii")
     return result, writes
