@@ -28,6 +28,7 @@ _Out = TypeVar("_Out")
 __all__ = [
     "HAS_CRYPTOGRAPHY",
     "PBKDF2HMAC",
+    "UnsupportedAlgorithm",
     "ExtendedKeyUsageOID",
     "NameOID",
     "hashes",
@@ -39,6 +40,7 @@ __all__ = [
 try:
     import cryptography
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
@@ -47,6 +49,7 @@ except ImportError:
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR: str | None = traceback.format_exc()
     x509 = hashes = serialization = rsa = PBKDF2HMAC = NameOID = ExtendedKeyUsageOID = None  # type: ignore[assignment]
+    UnsupportedAlgorithm = None  # type: ignore[assignment,misc]
 else:
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None

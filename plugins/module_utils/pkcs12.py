@@ -805,8 +805,8 @@ def _load_pfx(data: bytes):
         raise Pkcs12FormatError("is empty; give a PKCS#12 (.pfx or .p12) file")
     if data.lstrip()[:11] == b"-----BEGIN ":
         raise Pkcs12FormatError(
-            "is PEM text, not a PKCS#12 (.pfx or .p12) file; give a PKCS#12 file, or make one from the PEM "
-            "files (openssl pkcs12 -export)"
+            "is PEM text, not a PKCS#12 (.pfx or .p12) file; set format: pem to import a certificate with its key "
+            "as PEM, or give a PKCS#12 file: make one from the PEM files (openssl pkcs12 -export)"
         )
     try:
         pfx = pkcs12.Pfx.load(data, strict=True)

@@ -100,7 +100,7 @@ def challenge(
     refs = transfer.select(index, databases=databases, kind=kind, identity=identity)
     challenges = []
     for ref in refs:
-        certificate_der, _key, _encrypted = store.split_entry(store.read_entry(index, ref), where=ref.describe())
+        certificate_der = store.split_entry(store.read_entry(index, ref), where=ref.describe()).certificate_der
         text, expected = make_challenge(certificate_der, ref.describe())
         challenges.append({
             "kind": ref.kind,

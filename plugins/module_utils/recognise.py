@@ -133,16 +133,21 @@ def _printable(text: str) -> str:
     return shown
 
 
-def _name_text(name: Any) -> str:
+def name_text(name: Any) -> str:
     try:
         return name.rfc4514_string()
     except (ValueError, TypeError, AttributeError):
         return "(an unreadable name)"
 
 
+def shown_name(name: Any) -> str:
+    """A name (subject or issuer) for a message: RFC 4514, control characters escaped, long ones shortened."""
+    return _printable(name_text(name))
+
+
 def _describe(cert: Any, der: bytes) -> str:
     try:
-        subject = _printable(_name_text(cert.subject)) or "(an empty subject)"
+        subject = _printable(name_text(cert.subject)) or "(an empty subject)"
     except ValueError:
         subject = "(an unreadable subject)"
     return "%s (thumbprint %s)" % (subject, crypto.fingerprints(der)[0])
@@ -160,14 +165,15 @@ class _Shown:
         return self._text
 
 
-def _load_certificate(der: bytes) -> Any:
+def load_certificate(der: bytes, fix: str = "export it again from the Password Secure server") -> Any:
+    """The certificate, or CertificateRefusedError (saying ``fix``) when it is not readable X.509 DER."""
     crypto.require_cryptography()
     try:
         return crypto.x509.load_der_x509_certificate(der)
     except (ValueError, TypeError) as exc:
         raise CertificateRefusedError(
-            "the certificate with thumbprint %s is not a readable X.509 certificate (%s); export it "
-            "again from the Password Secure server" % (crypto.fingerprints(bytes(der))[0], exc)
+            "the certificate with thumbprint %s is not a readable X.509 certificate (%s); %s"
+            % (crypto.fingerprints(bytes(der))[0], exc, fix)
         ) from exc
 
 
@@ -235,7 +241,8 @@ def _kind_of(attributes: list[Any], multi_valued: bool, shown: object) -> tuple[
         raise CertificateRefusedError(
             "%s is not a Password Secure certificate (no known kind has this subject: a Password Secure "
             "certificate's subject is CN=<one of %s>, OU=<identity> (none for the %s), O=%s); export it from a "
-            "Password Secure server"
+            "Password Secure server, or import it with kind: ssl (a file of its own) if it is your own SSL connection "
+            "certificate"
             % (
                 shown,
                 ", ".join(repr(cn) for cn in _BY_COMMON_NAME),
@@ -263,7 +270,7 @@ def _model_subject(profile: KindProfile) -> str:
 # --------------------------------------------------------------------------- self-signed
 
 
-def _signature_problem(cert: Any, public_key: Any) -> str | None:
+def signature_problem(cert: Any, public_key: Any) -> str | None:
     """None when the certificate's signature verifies with ``public_key``, its own, else why not."""
     try:
         hash_algorithm = cert.signature_hash_algorithm
@@ -307,10 +314,10 @@ def _check_self_signed(cert: Any, profile: KindProfile, shown: object) -> Any:
     if profile.own_certificate_allowed:
         return None
     if cert.issuer != cert.subject:
-        problem = "is issued by %s" % (_printable(_name_text(cert.issuer)) or "(an empty issuer)")
+        problem = "is issued by %s" % (_printable(name_text(cert.issuer)) or "(an empty issuer)")
     else:
         public_key = _public_key(cert, shown)
-        problem = _signature_problem(cert, public_key)
+        problem = signature_problem(cert, public_key)
         if problem is None:
             return public_key
         problem = "names itself as its issuer, but %s" % problem
@@ -338,10 +345,14 @@ def recognise(
     certificate's public key, read once here for the signature and the facts: pass it on to
     ``check_key_matches``.
     """
-    cert = _load_certificate(certificate_der)
+    cert = load_certificate(certificate_der)
     shown = _Shown(cert, certificate_der)
     attributes, multi_valued = _attributes(cert, shown)
-    profile, written_identity = _kind_of(attributes, multi_valued, shown)
+    own = _own_kind(kind, attributes)
+    if own is not None:  # your own certificate may have any subject
+        profile, written_identity = own, None
+    else:
+        profile, written_identity = _kind_of(attributes, multi_valued, shown)
     public_key = _check_self_signed(cert, profile, shown)
     try:
         normalised = check_identity(profile.name, written_identity, where="the OU")
@@ -358,6 +369,19 @@ def recognise(
     facts = _facts(ref, cert, certificate_der, public_key)
     moment = crypto.utc(now) if now is not None else datetime.datetime.now(crypto.UTC)
     return Recognised(ref, facts, crypto.not_valid_after(cert) < moment, public_key)
+
+
+def _own_kind(kind: str | None, attributes: list[Any]) -> KindProfile | None:
+    """The kind a task gives when it is one that may be your own certificate (ssl) and the subject names no
+    other kind: then any subject is accepted. None otherwise (the subject decides, as for every kind)."""
+    if kind is None:
+        return None
+    profile = profile_of(kind, where="kind")
+    if not profile.own_certificate_allowed:
+        return None
+    named = {_BY_COMMON_NAME[a.value] for a in attributes
+             if a.oid == crypto.NameOID.COMMON_NAME and a.value in _BY_COMMON_NAME}
+    return profile if named <= {profile} else None
 
 
 def _check_given(ref: CertRef, shown: object, kind: str | None, identity: str | None) -> None:
@@ -406,7 +430,10 @@ def _origin(cert: Any, profile: KindProfile, public_key: Any) -> str:
     already), ``own`` for one of the kinds that may be your own and is not."""
     if not profile.own_certificate_allowed:
         return "generated"  # anything else was refused by _check_self_signed
-    if cert.issuer == cert.subject and _signature_problem(cert, public_key) is None:
+    attributes, multi_valued = _attributes(cert, "")
+    common_names = [a.value for a in attributes if a.oid == crypto.NameOID.COMMON_NAME]
+    if (common_names == [profile.common_name] and not _subject_problems(profile, attributes, multi_valued)
+            and cert.issuer == cert.subject and signature_problem(cert, public_key) is None):
         return "generated"
     return "own"
 
@@ -431,6 +458,8 @@ def _facts(ref: CertRef, cert: Any, der: bytes, public_key: Any) -> dict:
     }
     if ref.kind in NAMED_KINDS:
         facts["names"] = san_names(cert)
+        if facts["origin"] == "own":
+            facts["issuer"] = cert.issuer.rfc4514_string()
     return facts
 
 
@@ -448,13 +477,19 @@ class _RsaKey(NamedTuple):
     qinv: int
 
 
-def check_key_matches(certificate_der: bytes, private_key_der: bytes, *, public_key: Any = None) -> None:
+KEY_FIX = "import the certificate together with its own private key, exported again from the Password Secure server"
+OWN_KEY_FIX = "give the private key that was made together with the certificate (with its certificate request)"
+
+
+def check_key_matches(certificate_der: bytes, private_key_der: bytes, *, public_key: Any = None,
+                      fix: str = KEY_FIX) -> None:
     """Raise CertificateRefusedError unless ``private_key_der`` (unencrypted PKCS#8 DER) is the
     certificate's own, undamaged private key. A pairwise check: see the module's docstring.
 
     ``public_key``: the certificate's public key if the caller has it already (``Recognised.public_key``
-    of this certificate); it is then not read from the certificate again."""
-    cert = _load_certificate(certificate_der)  # also names the certificate in messages
+    of this certificate); it is then not read from the certificate again. ``fix``: what the message tells
+    the user to do (``OWN_KEY_FIX`` for your own certificate)."""
+    cert = load_certificate(certificate_der)  # also names the certificate in messages
     shown = _Shown(cert, certificate_der)
     if public_key is None:
         public_key = _public_key(cert, shown)
@@ -464,14 +499,12 @@ def check_key_matches(certificate_der: bytes, private_key_der: bytes, *, public_
     elif isinstance(public_key, ec.EllipticCurvePublicKey):
         problem = _ec_problem(_load_with_cryptography(private_key_der, shown), public_key)
     else:
-        problem = "the certificate holds a %s key, which a Password Secure server does not use" % (
-            crypto.key_description(public_key)[0]
+        raise CertificateRefusedError(
+            "%s holds a %s key, which a Password Secure server does not use; use a certificate with an RSA or EC "
+            "key" % (shown, crypto.key_description(public_key)[0])
         )
     if problem:
-        raise CertificateRefusedError(
-            "the private key given with %s %s; import the certificate together with its own private key, "
-            "exported again from the Password Secure server" % (shown, problem)
-        )
+        raise CertificateRefusedError("the private key given with %s %s; %s" % (shown, problem, fix))
 
 
 def _unreadable(shown: object) -> CertificateRefusedError:

@@ -35,7 +35,7 @@ import re
 import stat
 import tempfile
 from contextlib import contextmanager, suppress
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
@@ -76,9 +76,14 @@ PUBLIC_FIELDS = (
     "key_size",
     "origin",
     "names",
+    "issuer",
+    "chain",
 )
-# Fields a record may lack (read as None): the SSL connection certificate's names came with that kind.
-OPTIONAL_FIELDS = ("names",)
+# Fields a record may lack (read as None): the SSL connection certificate's names came with that kind, and
+# only your own SSL connection certificate has an issuer apart from itself and a chain of CA certificates.
+OPTIONAL_FIELDS = ("names", "issuer", "chain")
+# What a record says of each CA certificate of its chain (the entry file holds the certificates).
+CHAIN_FIELDS = ("subject", "thumbprint", "not_after")
 # ...and the store's bookkeeping of its file.
 RECORD_FIELDS = tuple(f for f in PUBLIC_FIELDS if f not in OPTIONAL_FIELDS) + (
     "file", "file_sha256", "has_private_key")
@@ -235,6 +240,12 @@ def _check_record(path: str, position: int, record: object, section: str = "entr
     names = record.get("names")
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise _damaged(path, "%s has names that are not a list of text" % where)
+    if record.get("issuer") is not None and not isinstance(record["issuer"], str):
+        raise _damaged(path, "%s has an issuer that is not text" % where)
+    chain = record.get("chain")
+    if chain is not None and not (isinstance(chain, list) and all(
+            isinstance(link, dict) and all(isinstance(link.get(f), str) for f in CHAIN_FIELDS) for link in chain)):
+        raise _damaged(path, "%s has a chain that is not a list of %s" % (where, ", ".join(CHAIN_FIELDS)))
     if not isinstance(record["file"], str) or not _ENTRY_FILE.match(record["file"]):
         raise _damaged(path, "%s names the file %r, outside the store's entries" % (where, record["file"]))
     return CertRef(kind, identity)
@@ -305,20 +316,31 @@ def pem(der: bytes, label: str) -> bytes:
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 
 
-def split_entry(content: bytes, where: str) -> tuple[bytes, bytes, bool]:
-    """(certificate DER, private key DER, whether the key is encrypted PKCS#8) of an entry file's content."""
-    blocks = dict(_PEM_BLOCK.findall(content))
-    certificate = blocks.get(b"CERTIFICATE")
-    key = blocks.get(b"PRIVATE KEY") or blocks.get(b"ENCRYPTED PRIVATE KEY")
-    if certificate is None or key is None:
-        raise StoreDamagedError("the entry file of %s lacks its %s block" % (where, "certificate" if certificate
-                                                                             is None else "private key"))
+class EntryParts(NamedTuple):
+    certificate_der: bytes
+    private_key_der: bytes  # PKCS#8 DER, encrypted when ``encrypted``
+    encrypted: bool
+    chain: list  # DER of the CA certificates after the certificate, issuer first (your own SSL certificate)
+
+
+def split_entry(content: bytes, where: str) -> EntryParts:
+    """The parts of an entry file's content: the certificate, then its chain (if any), then the key."""
+    certificates = []
+    key = None
+    encrypted = False
     try:
-        return (base64.b64decode(b"".join(certificate.split()), validate=True),
-                base64.b64decode(b"".join(key.split()), validate=True),
-                b"ENCRYPTED PRIVATE KEY" in blocks)
+        for label, body in _PEM_BLOCK.findall(content):
+            der = base64.b64decode(b"".join(body.split()), validate=True)
+            if label == b"CERTIFICATE":
+                certificates.append(der)
+            elif label in (b"PRIVATE KEY", b"ENCRYPTED PRIVATE KEY") and key is None:
+                key, encrypted = der, label == b"ENCRYPTED PRIVATE KEY"
     except ValueError as exc:
         raise StoreDamagedError("the entry file of %s holds PEM that does not decode" % where) from exc
+    if not certificates or key is None:
+        raise StoreDamagedError("the entry file of %s lacks its %s block" % (where, "private key" if certificates
+                                                                             else "certificate"))
+    return EntryParts(certificates[0], key, encrypted, certificates[1:])
 
 
 def read_entry(index: Index, ref: CertRef) -> bytes:

@@ -24,6 +24,7 @@ import itertools
 import os
 from typing import Any, Iterable, NamedTuple
 
+from ansible_collections.passwordsecure.server.plugins.module_utils import chain as chain_
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto, pkcs12, store
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
     CertificateRefusedError,
@@ -38,6 +39,8 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import
     profile_of,
 )
 from ansible_collections.passwordsecure.server.plugins.module_utils.recognise import (
+    KEY_FIX,
+    OWN_KEY_FIX,
     Recognised,
     check_key_matches,
     recognise,
@@ -65,9 +68,9 @@ def _summary(facts: dict, **extra: Any) -> dict:
 
 def _diff_lines(facts_list: list[dict]) -> str:
     return "".join(
-        "%s %s thumbprint=%s subject=%s not_after=%s\n"
+        "%s %s thumbprint=%s subject=%s not_after=%s%s\n"
         % (f["kind"], f["identity"] if f["identity"] is not None else "-", f["thumbprint"], f["subject"],
-           f["not_after"])
+           f["not_after"], " chain=%s" % ",".join(chain_thumbprints(f)) if f.get("chain") else "")
         for f in facts_list
     )
 
@@ -141,10 +144,11 @@ def file_name(ref: CertRef) -> str:
     return "%s.pfx" % ref.kind if ref.identity is None else "%s_%s.pfx" % (ref.kind, ref.identity)
 
 
-def entry_for(index: store.Index, ref: CertRef, passphrase: bytes | None) -> pkcs12.PfxEntry:
-    """One store entry as a PKCS#12 entry: certificate DER and unencrypted PKCS#8 DER."""
+def entries_for(index: store.Index, ref: CertRef, passphrase: bytes | None) -> list[pkcs12.PfxEntry]:
+    """One store entry as PKCS#12 entries: the certificate with its unencrypted PKCS#8 DER, then the CA
+    certificates of its chain (your own SSL connection certificate's), without a key."""
     content = store.read_entry(index, ref)
-    certificate_der, key_der, encrypted = store.split_entry(content, where=ref.describe())
+    certificate_der, key_der, encrypted, chain = store.split_entry(content, where=ref.describe())
     if encrypted:
         if passphrase is None:
             raise InvalidRequestError(
@@ -157,7 +161,18 @@ def entry_for(index: store.Index, ref: CertRef, passphrase: bytes | None) -> pkc
                 "the private key of %s in the store at %s does not decrypt (%s); restore the store from a backup"
                 % (ref.describe(), index.path, exc)
             ) from None
-    return pkcs12.PfxEntry(certificate_der, key_der, index.records[ref]["friendly_name"])
+    return [pkcs12.PfxEntry(certificate_der, key_der, index.records[ref]["friendly_name"])] + [
+        pkcs12.PfxEntry(der, None, None) for der in chain]
+
+
+def entry_for(index: store.Index, ref: CertRef, passphrase: bytes | None) -> pkcs12.PfxEntry:
+    """One store entry's certificate with its unencrypted PKCS#8 DER."""
+    return entries_for(index, ref, passphrase)[0]
+
+
+def chain_thumbprints(record: dict) -> list[str]:
+    """The thumbprints of a record's chain (empty for every certificate but your own SSL one)."""
+    return [link["thumbprint"] for link in record.get("chain") or []]
 
 
 class Destination(NamedTuple):
@@ -187,7 +202,7 @@ def holds_exactly(
     data: bytes, password: str, index: store.Index, refs: list[CertRef], profile: str = "modern"
 ) -> bool:
     """Whether PKCS#12 ``data`` is written in ``profile``, opens with ``password`` and holds exactly
-    ``refs``, each with its key."""
+    ``refs``, each with its key, and their chains' CA certificates without a key."""
     if not pkcs12.matches_profile(data, profile):
         return False
     try:
@@ -195,9 +210,14 @@ def holds_exactly(
     except PasswordSecureError:
         return False
     wanted = {index.records[ref]["thumbprint"]: ref for ref in refs}
+    chains = {thumbprint for ref in refs for thumbprint in chain_thumbprints(index.records[ref])}
     found = {}
+    chain_found = set()
     for entry in contents.entries:
         thumbprint, _sha256 = crypto.fingerprints(entry.certificate_der)
+        if entry.private_key_der is None and thumbprint in chains and thumbprint not in chain_found:
+            chain_found.add(thumbprint)
+            continue
         if entry.private_key_der is None or thumbprint not in wanted or thumbprint in found:
             return False
         try:
@@ -205,7 +225,7 @@ def holds_exactly(
         except PasswordSecureError:
             return False
         found[thumbprint] = entry
-    return set(found) == set(wanted) and contents.keys_without_certificate == 0
+    return set(found) == set(wanted) and chain_found == chains and contents.keys_without_certificate == 0
 
 
 def export(
@@ -244,7 +264,7 @@ def export(
         lambda destination, existing: holds_exactly(existing, password, index, destination.refs, profile))
 
     def build(destination: Destination) -> bytes:
-        entries = [entry_for(index, ref, passphrase) for ref in destination.refs]
+        entries = [entry for ref in destination.refs for entry in entries_for(index, ref, passphrase)]
         return pkcs12.write_pfx(entries, password, profile=profile)
 
     # One file per certificate: the files are built on every core, as one file's keys are.
@@ -329,7 +349,7 @@ def export_public(
             "give directory for a file each, or use format pem, which holds several"
             % (len(refs), ", ".join(ref.describe() for ref in refs))
         )
-    ders = {ref: store.split_entry(store.read_entry(index, ref), where=ref.describe())[0] for ref in refs}
+    ders = {ref: store.split_entry(store.read_entry(index, ref), where=ref.describe()).certificate_der for ref in refs}
 
     def encode(chosen: list[CertRef]) -> bytes:
         if fmt == "der":
@@ -354,22 +374,59 @@ def export_public(
 class Incoming(NamedTuple):
     recognised: Recognised
     entry: pkcs12.PfxEntry
+    chain: list = []  # DER of the CA certificates that issued it, issuer first: your own SSL certificate's
+    warnings: list = []  # what clients will refuse although the import accepts it
+
+
+FORMATS = ("pkcs12", "pem")
+
+
+def _contents(data: bytes, password: str | None, source: str, fmt: str) -> pkcs12.PfxContents:
+    if fmt == "pem":
+        return chain_.read_pem(data, password, source=source)
+    try:
+        return pkcs12.read_pfx(data, password)
+    except PasswordSecureError as exc:
+        raise type(exc)("%s: %s" % (source, exc)) from exc
+
+
+def _own_chain(found: Recognised, entry: pkcs12.PfxEntry, contents: pkcs12.PfxContents,
+               source: str) -> Incoming:
+    """Your own SSL connection certificate with the CA certificates given with it as its chain."""
+    others = [e.certificate_der for e in contents.entries if e.private_key_der is None]
+    chain = chain_.link(entry.certificate_der, others, source=source) if found.facts["origin"] == "own" else []
+    if chain:
+        found.facts["chain"] = chain_.chain_facts(chain)
+    return Incoming(found, entry, chain, chain_.warnings(entry.certificate_der, chain, source=source)
+                    if found.facts["origin"] == "own" else [])
 
 
 def read_incoming(
-    data: bytes, password: str, *, source: str, kind: str | None = None, identity: str | None = None
+    data: bytes, password: str | None, *, source: str, kind: str | None = None, identity: str | None = None,
+    fmt: str = "pkcs12",
 ) -> tuple[list[Incoming], list[dict]]:
-    """Open a PKCS#12 file and check every certificate in it; (importable, certificates without a key)."""
-    try:
-        contents = pkcs12.read_pfx(data, password)
-    except PasswordSecureError as exc:
-        raise type(exc)("%s: %s" % (source, exc)) from exc
+    """Open a PKCS#12 file (or PEM text) and check every certificate in it; (importable, certificates
+    without a key). With kind ssl, the certificates without a key are the chain of your own certificate."""
+    contents = _contents(data, password, source, fmt)
     with_key = [entry for entry in contents.entries if entry.private_key_der is not None]
     if (kind is not None or identity is not None) and len(with_key) != 1:
         raise InvalidRequestError(
             "%s: holds %d certificates with keys; kind and identity may only be given for a file with one"
             % (source, len(with_key))
         )
+    if kind is not None and KINDS[profile_of(kind, where="kind").name].own_certificate_allowed:
+        entry = with_key[0]
+        try:
+            found = recognise(entry.certificate_der, kind=kind, identity=identity)
+            check_key_matches(entry.certificate_der, entry.private_key_der, public_key=found.public_key,
+                              fix=OWN_KEY_FIX if found.facts["origin"] == "own" else KEY_FIX)
+            own = _own_chain(found, entry, contents, source)
+        except PasswordSecureError as exc:
+            raise type(exc)(exc if str(exc).startswith(source + ": ") else "%s: %s" % (source, exc)) from exc
+        keyless = [] if found.facts["origin"] == "own" else [
+            {"thumbprint": crypto.fingerprints(e.certificate_der)[0], "reason": "no private key in the file"}
+            for e in contents.entries if e.private_key_der is None]
+        return [own], keyless
     incoming: list[Incoming] = []
     without_key: list[dict] = []
     by_ref: dict[CertRef, Incoming] = {}
@@ -413,26 +470,31 @@ def read_incoming(
     return incoming, without_key
 
 
-def _entry_pems(entry: pkcs12.PfxEntry, passphrase: bytes | None) -> tuple[bytes, bytes]:
-    """A certificate and its key as a store entry holds them: the key encrypted when the store does."""
+def _entry_pems(item: Incoming, passphrase: bytes | None) -> tuple[bytes, bytes]:
+    """A certificate (then its chain) and its key as a store entry holds them: the key encrypted when the
+    store does."""
+    certificates = b"".join(store.pem(der, "CERTIFICATE") for der in [item.entry.certificate_der] + item.chain)
     if passphrase is None:
-        return store.pem(entry.certificate_der, "CERTIFICATE"), store.pem(entry.private_key_der, "PRIVATE KEY")
-    encrypted = pkcs12.encrypt_pkcs8(entry.private_key_der, passphrase)
-    return store.pem(entry.certificate_der, "CERTIFICATE"), store.pem(encrypted, "ENCRYPTED PRIVATE KEY")
+        return certificates, store.pem(item.entry.private_key_der, "PRIVATE KEY")
+    encrypted = pkcs12.encrypt_pkcs8(item.entry.private_key_der, passphrase)
+    return certificates, store.pem(encrypted, "ENCRYPTED PRIVATE KEY")
 
 
 def _classify(index: store.Index, incoming: list[Incoming]):
-    add, same, conflicts = [], [], []
+    """(to add, held already, held with another chain: updated, held as another certificate: conflicts)."""
+    add, same, rechained, conflicts = [], [], [], []
     for item in incoming:
         ref = item.recognised.ref
         held = index.records.get(ref)
         if held is None:
             add.append(item)
-        elif held["thumbprint"] == item.recognised.facts["thumbprint"]:
-            same.append(item)
-        else:
+        elif held["thumbprint"] != item.recognised.facts["thumbprint"]:
             conflicts.append(item)
-    return add, same, conflicts
+        elif chain_thumbprints(held) != chain_thumbprints(item.recognised.facts):
+            rechained.append(item)
+        else:
+            same.append(item)
+    return add, same, rechained, conflicts
 
 
 def _conflict_error(index: store.Index, conflicts: list[Incoming], origin: dict[CertRef, str]) -> InvalidRequestError:
@@ -466,7 +528,8 @@ class Gathered(NamedTuple):
 _READ_AHEAD = 64  # sources read and checked together, on a thread per core
 
 
-def _read_all(sources: Iterable[tuple[str, bytes]], password: str, kind: str | None, identity: str | None):
+def _read_all(sources: Iterable[tuple[str, bytes]], password: str | None, kind: str | None, identity: str | None,
+              fmt: str = "pkcs12"):
     """(name, read_incoming's result) of each source in order; a batch of sources at a time is checked on a
     thread per core (PBKDF2 releases the GIL), and only a batch's bytes are held at once."""
     remaining = iter(sources)
@@ -483,14 +546,16 @@ def _read_all(sources: Iterable[tuple[str, bytes]], password: str, kind: str | N
             )
         first = False
         checked = crypto.parallel_map(
-            lambda source: read_incoming(source[1], password, source=source[0], kind=kind, identity=identity),
+            lambda source: read_incoming(source[1], password, source=source[0], kind=kind, identity=identity,
+                                         fmt=fmt),
             batch,
         )
         yield from zip([name for name, _data in batch], checked)
 
 
 def gather(
-    sources: Iterable[tuple[str, bytes]], password: str, *, kind: str | None = None, identity: str | None = None
+    sources: Iterable[tuple[str, bytes]], password: str | None, *, kind: str | None = None,
+    identity: str | None = None, fmt: str = "pkcs12",
 ) -> Gathered:
     """Open and check every source (name for messages, PKCS#12 bytes), one after the other.
 
@@ -504,7 +569,7 @@ def gather(
     by_ref: dict[CertRef, Incoming] = {}
     without_key: list[tuple[str, dict]] = []
     per_source: list[dict] = []
-    for name, (items, missing) in _read_all(sources, password, kind, identity):
+    for name, (items, missing) in _read_all(sources, password, kind, identity, fmt):
         per_source.append({"path": name, "certificates": len(items), "not_imported": len(missing)})
         without_key += [(name, item) for item in missing]
         for item in items:
@@ -537,7 +602,8 @@ def import_(
     store_path: str,
     sources: Iterable[tuple[str, bytes]],
     *,
-    password: str,
+    password: str | None,
+    fmt: str = "pkcs12",
     kind: str | None = None,
     identity: str | None = None,
     on_conflict: str = "fail",
@@ -556,36 +622,38 @@ def import_(
     """
     if on_conflict not in ON_CONFLICT:
         raise InvalidRequestError("on_conflict %r is not one of %s" % (on_conflict, ", ".join(ON_CONFLICT)))
-    gathered = gather(sources, password, kind=kind, identity=identity)
+    if fmt not in FORMATS:
+        raise InvalidRequestError("format %r is not one of %s" % (fmt, ", ".join(FORMATS)))
+    gathered = gather(sources, password, kind=kind, identity=identity, fmt=fmt)
     incoming, origin = gathered.incoming, gathered.origin
     index = store.load(store_path)
-    add, same, conflicts = _classify(index, incoming)
+    add, same, rechained, conflicts = _classify(index, incoming)
     if conflicts and on_conflict == "fail":
         raise _conflict_error(index, conflicts, origin)
     replace = conflicts if on_conflict == "replace" else []
-    writes_keys = bool(add or replace)
+    writes_keys = bool(add or replace or rechained)
     passphrase, protection = store.key_passphrase(index, store_password, writes_keys=writes_keys)
-    replaced_before = [index.records[item.recognised.ref] for item in replace]
+    replaced_before = [index.records[item.recognised.ref] for item in replace + rechained]
     if writes_keys and not check_mode:
         when = crypto.iso(datetime.datetime.now(crypto.UTC))
         with store.transaction(store_path, owner) as writer:
             index = writer.index  # classified again under the lock
-            add, same, conflicts = _classify(index, incoming)
+            add, same, rechained, conflicts = _classify(index, incoming)
             if conflicts and on_conflict == "fail":
                 raise _conflict_error(index, conflicts, origin)
             replace = conflicts if on_conflict == "replace" else []
-            replaced_before = [index.records[item.recognised.ref] for item in replace]
+            replaced_before = [index.records[item.recognised.ref] for item in replace + rechained]
             passphrase, protection = store.key_passphrase_under_lock(
-                index, store_password, passphrase, protection, writes_keys=bool(add or replace))
+                index, store_password, passphrase, protection, writes_keys=bool(add or replace or rechained))
             if index.key_protection is None and protection is not None:
                 writer.set_key_protection(protection)
             for item in add:
-                writer.add(item.recognised.ref, item.recognised.facts,
-                           *_entry_pems(item.entry, passphrase))
+                writer.add(item.recognised.ref, item.recognised.facts, *_entry_pems(item, passphrase))
             for item in replace:
-                writer.replace(item.recognised.ref, item.recognised.facts,
-                               *_entry_pems(item.entry, passphrase),
-                               when=when)
+                writer.replace(item.recognised.ref, item.recognised.facts, *_entry_pems(item, passphrase), when=when)
+            for item in rechained:  # the same certificate and key with another chain: nothing to keep apart
+                writer.remove(item.recognised.ref)
+                writer.add(item.recognised.ref, item.recognised.facts, *_entry_pems(item, passphrase))
             writer.commit()
             writer.fix_attributes()
     action = {}
@@ -593,19 +661,25 @@ def import_(
         action[item.recognised.ref] = "added"
     for item in same:
         action[item.recognised.ref] = "unchanged"
+    for item in rechained:
+        action[item.recognised.ref] = "chain_updated"
     for item in conflicts:
         action[item.recognised.ref] = "replaced" if on_conflict == "replace" else "skipped"
     certificates = []
     for item in incoming:
         ref = item.recognised.ref
-        summary = _summary(item.recognised.facts, action=action[ref], changed=action[ref] in ("added", "replaced"),
-                           expired=item.recognised.expired)
+        summary = _summary(item.recognised.facts, action=action[ref],
+                           changed=action[ref] in ("added", "replaced", "chain_updated"),
+                           expired=item.recognised.expired, origin=item.recognised.facts["origin"])
+        if item.chain:
+            summary["chain"] = item.recognised.facts["chain"]
         if from_files:
             summary["path"] = origin[ref]
         certificates.append(summary)
-    changed_facts = [item.recognised.facts for item in add + replace]
+    changed_facts = [item.recognised.facts for item in add + replace + rechained]
     result = {
-        "changed": bool(add or replace),
+        "warnings": [warning for item in incoming for warning in item.warnings],
+        "changed": bool(add or replace or rechained),
         "certificates": certificates,
         "not_imported": [dict(item, path=name) if from_files else item for name, item in gathered.without_key],
         "store_path": store_path,

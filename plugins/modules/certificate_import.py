@@ -18,9 +18,16 @@ description:
     C(-legacy)), by Java C(keytool), or in the Windows styles (AES, 3DES, RC2-40).
   - Recognises each certificate's kind and identity from the certificate itself. Only certificates a Password Secure
     server generated are accepted; these cannot be replaced by your own certificate, so a certificate issued by a CA
-    or with a foreign subject is refused. The one exception is the SSL connection certificate, which may be your
-    own; with O(kind=ssl) one with its subject (C(CN=PSR8Server, O=Password Secure)) is imported whoever issued it,
-    as C(origin=own) when a CA did.
+    or with a foreign subject is refused.
+  - The one exception is the SSL connection certificate, which may be your own, issued by a CA. With O(kind=ssl) a
+    certificate with any subject is imported as the SSL connection certificate, with C(origin=own) unless the server
+    generated it. It comes as PKCS#12 or, with O(format=pem), as PEM, with its private key and the CA certificates
+    that issued it (its chain). The key must be the certificate's; every CA certificate given must link into its
+    chain (each one the issuer of the one before; its subject is the issuer's name and its key verifies the
+    signature), in any order. The store keeps the chain with the certificate, and
+    M(passwordsecure.server.certificate_export) writes it into the PKCS#12 file after the certificate.
+  - An expired (or not yet valid) own certificate is imported with a warning, since the product checks no expiry;
+    TLS clients refuse it, so the warning says to import a renewed one.
   - The SSL connection certificate (C(PSR8Server)) never moves with a database, since each server has its own for
     its own names; it is left out of an import and listed in RV(not_imported) unless O(kind=ssl) is given. A file
     that holds nothing else fails without O(kind=ssl).
@@ -48,12 +55,13 @@ attributes:
 options:
   path:
     description:
-      - The PKCS#12 file on the managed host. Files over 64 MiB are refused.
+      - The PKCS#12 file on the managed host (with O(format=pem), the PEM file). Files over 64 MiB are refused.
       - Exactly one of O(path), O(content) and O(directory) is required.
     type: path
   content:
     description:
       - The PKCS#12 file, base64-encoded, for example RV(passwordsecure.server.certificate_export#module:content).
+      - With O(format=pem), the PEM text itself (not base64).
     type: str
   directory:
     description:
@@ -69,15 +77,36 @@ options:
         such files; split a larger set into several directories.
       - Mutually exclusive with O(kind) and O(identity).
     type: path
+  format:
+    description:
+      - V(pkcs12) reads O(path), O(content) or every file of O(directory) as PKCS#12; O(content) is base64.
+      - V(pem) reads O(path) or O(content) (PEM text, not base64) as PEM, holding the certificate, the CA
+        certificates of its chain (in any order) and one private key, unencrypted (PKCS#8 C(PRIVATE KEY),
+        PKCS#1 C(RSA PRIVATE KEY), C(EC PRIVATE KEY)) or encrypted (C(ENCRYPTED PRIVATE KEY), or OpenSSL's
+        C(Proc-Type) encryption) with O(password). The key may be in its own file, O(private_key_path). Text
+        outside the PEM blocks is ignored; any other block (a certificate request, parameters) is refused. Not
+        with O(directory).
+      - PEM is meant for your own SSL connection certificate (O(kind=ssl)), the way a CA hands it out; a
+        certificate the server generated imports from PEM too.
+    type: str
+    choices: [pkcs12, pem]
+    default: pkcs12
+  private_key_path:
+    description:
+      - With O(format=pem), a PEM file on the managed host that holds the certificate's private key, when it is not
+        in O(path) or O(content) (for example the C(privkey.pem) beside a C(fullchain.pem)).
+    type: path
   password:
     description:
-      - The password of the PKCS#12 file; with O(directory), of every file.
+      - The password of the PKCS#12 file; with O(directory), of every file. Required with O(format=pkcs12).
+      - With O(format=pem), the passphrase of an encrypted private key; not needed for an unencrypted one (and then
+        not used).
     type: str
-    required: true
   kind:
     description:
       - For a file with a single certificate; the kind it must be. An error when the certificate says otherwise.
-      - V(ssl) imports the SSL connection certificate, which an import without O(kind) leaves out.
+      - V(ssl) imports the SSL connection certificate, which an import without O(kind) leaves out, and accepts your
+        own certificate with any subject, with its chain.
       - Not with O(directory).
     type: str
     choices: [database, master_key, discovery_service, password_reset, server_encryption, ssl]
@@ -94,6 +123,8 @@ options:
       - V(replace) imports the file's certificate and keeps the store's old one, with its key, as a superseded entry
         inside the store.
       - V(skip) keeps the store's certificate and imports the rest.
+      - The same certificate with another chain is no conflict; the store's entry gets the new chain
+        (RV(certificates[].action=chain_updated)).
     type: str
     choices: [fail, replace, skip]
     default: fail
@@ -132,6 +163,19 @@ EXAMPLES = r"""
     directory: /srv/transfer/all
     password: "{{ vault_pfx_password }}"
   register: psr_import
+
+- name: Import your own SSL connection certificate, issued by your CA, with its chain and key as PEM
+  passwordsecure.server.certificate_import:
+    path: /etc/pki/psr/fullchain.pem
+    private_key_path: /etc/pki/psr/privkey.pem
+    format: pem
+    kind: ssl
+
+- name: Or the same from a PKCS#12 file with its chain, the key's passphrase from the vault
+  passwordsecure.server.certificate_import:
+    path: /srv/import/psr-ssl.pfx
+    password: "{{ vault_ssl_pfx_password }}"
+    kind: ssl
 
 - name: Name the files that held certificates without their key (listed in not_imported, never imported)
   ansible.builtin.debug:
@@ -184,10 +228,28 @@ certificates:
       returned: always
       sample: false
     action:
-      description: V(added), V(unchanged), V(replaced) or V(skipped).
+      description:
+        - V(added), V(unchanged), V(replaced) or V(skipped).
+        - V(chain_updated) when the store held the same certificate with another chain, which the given one replaces.
       type: str
       returned: always
       sample: added
+    origin:
+      description: V(generated) for a certificate the server made, V(own) for your own SSL connection certificate.
+      type: str
+      returned: always
+      sample: generated
+    chain:
+      description:
+        - The CA certificates imported with your own SSL connection certificate, its issuer first; each with
+          C(subject), C(thumbprint) and C(not_after).
+      type: list
+      elements: dict
+      returned: when the certificate came with a chain
+      sample:
+        - subject: O=Example,CN=Example Issuing CA
+          thumbprint: 8401F30AB8A13A4F3C149ADED47203DB206AE02F
+          not_after: "2036-11-24T06:10:15Z"
     changed:
       description: Whether it was (or in check mode would be) written to the store.
       type: bool
@@ -204,6 +266,7 @@ not_imported:
       thumbprint) and private keys without a certificate (thumbprint V(null)). Reported, never imported.
     - Also the SSL connection certificate when O(kind) is not V(ssl), with its thumbprint and the reason that it is
       never moved (each server has its own, for its own names).
+    - With O(kind=ssl) and your own certificate, the other certificates of the file are its chain, never listed here.
   returned: always
   type: list
   elements: dict
@@ -276,7 +339,7 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.pkcs12 impor
     Pkcs12FormatError,
     require_pkcs12,
 )
-from ansible_collections.passwordsecure.server.plugins.module_utils.transfer import ON_CONFLICT, import_
+from ansible_collections.passwordsecure.server.plugins.module_utils.transfer import FORMATS, ON_CONFLICT, import_
 
 # The files one task imports from a directory: each is read and checked, and its keys held, before the commit.
 MAX_DIRECTORY_FILES = 100_000
@@ -288,15 +351,17 @@ ARGUMENT_SPEC = argument_spec(
     path={"type": "path"},
     content={"type": "str", "no_log": True},
     directory={"type": "path"},
-    password={"type": "str", "required": True, "no_log": True},
+    format={"type": "str", "choices": list(FORMATS), "default": "pkcs12"},
+    private_key_path={"type": "path"},
+    password={"type": "str", "no_log": True},
     kind={"type": "str", "choices": list(KIND_NAMES)},
     identity={"type": "str"},
     on_conflict={"type": "str", "choices": list(ON_CONFLICT), "default": "fail"},
 )
 
 
-def read_file(path: str) -> bytes:
-    """A PKCS#12 file's bytes; refused before reading when it is over MAX_PFX_SIZE."""
+def read_file(path: str, what: str = "a PKCS#12 file") -> bytes:
+    """A file's bytes; refused before reading when it is over MAX_PFX_SIZE."""
     # read_if_exists returns b"" for a file over its limit, which read_pfx would call empty.
     size = os.path.getsize(path) if os.path.isfile(path) else 0
     if size > MAX_PFX_SIZE:
@@ -306,7 +371,7 @@ def read_file(path: str) -> bytes:
         )
     data = read_if_exists(path, MAX_PFX_SIZE)
     if data is None:
-        raise InvalidRequestError("%s does not exist; give the path of a PKCS#12 file on the managed host" % path)
+        raise InvalidRequestError("%s does not exist; give the path of %s on the managed host" % (path, what))
     return data
 
 
@@ -350,12 +415,19 @@ def list_directory(directory: str) -> list[str]:
     return [os.path.join(directory, name) for name in sorted(names)]
 
 
-def read_sources(path: str | None, content: str | None, directory: str | None):
-    """(sources for transfer.import_, whether they are files). A directory's files are read one by one."""
+def read_sources(path: str | None, content: str | None, directory: str | None, fmt: str = "pkcs12",
+                 private_key_path: str | None = None):
+    """(sources for transfer.import_, whether they are files). A directory's files are read one by one.
+    PEM comes as text in ``content``; a key in its own file is appended to the certificate's PEM."""
     if directory is not None:
         return ((file, read_file(file)) for file in list_directory(directory)), True
+    key = b""
+    if private_key_path is not None:
+        key = b"\n" + read_file(private_key_path, "the PEM file that holds the certificate's private key")
     if path is not None:
-        return [(path, read_file(path))], True
+        return [(path, read_file(path, "a PEM file" if fmt == "pem" else "a PKCS#12 file") + key)], True
+    if fmt == "pem":
+        return [("content", content.encode("utf-8") + key)], False
     try:
         data = base64.b64decode("".join(content.split()), validate=True)  # line breaks are fine
     except (binascii.Error, ValueError):
@@ -369,19 +441,28 @@ def main() -> None:
         mutually_exclusive=[("path", "content", "directory"), ("directory", "kind"), ("directory", "identity")],
         required_one_of=[("path", "content", "directory")],
         required_by={"identity": "kind"},
+        required_if=[("format", "pkcs12", ("password",))],
         supports_check_mode=True,
     )
     p = module.params
     try:
+        if p["format"] == "pem" and p["directory"] is not None:
+            raise InvalidRequestError("format pem goes with path or content, one certificate with its key and "
+                                      "chain; give path, or import a directory of PKCS#12 files")
+        if p["private_key_path"] is not None and p["format"] != "pem":
+            raise InvalidRequestError("private_key_path goes with format: pem; a PKCS#12 file holds its keys")
         require_pkcs12()
-        sources, from_files = read_sources(p["path"], p["content"], p["directory"])
+        sources, from_files = read_sources(p["path"], p["content"], p["directory"], p["format"],
+                                           p["private_key_path"])
         result = import_(
-            p["store_path"], sources, password=p["password"], kind=p["kind"], identity=p["identity"],
+            p["store_path"], sources, password=p["password"], fmt=p["format"], kind=p["kind"], identity=p["identity"],
             on_conflict=p["on_conflict"], store_password=p["store_password"],
             owner=resolve_owner(p["owner"], p["group"]), check_mode=module.check_mode, from_files=from_files,
         )
     except PasswordSecureError as exc:
         module.fail_json(msg=str(exc))
+    for warning in result.pop("warnings"):
+        module.warn(warning)
     if p["directory"] is None:
         result.pop("files", None)
     if not module._diff:

@@ -136,6 +136,38 @@ certificates:
       elements: str
       returned: always
       sample: [psr1.example.com, psr1, 192.0.2.10]
+    issuer:
+      description:
+        - The issuer of your own SSL connection certificate (RV(certificates[].origin=own)), as an RFC 4514 string.
+        - V(null) for a generated certificate, which is its own issuer.
+      type: str
+      returned: always
+      sample: O=Example,CN=Example Issuing CA
+    chain:
+      description:
+        - The CA certificates imported with your own SSL connection certificate, its issuer first, up to the root
+          if it was given; the store keeps them with the certificate, and an export of O(kind=ssl) includes them.
+        - V(null) for every other certificate, and for an own certificate imported without its chain.
+      type: list
+      elements: dict
+      returned: always
+      sample:
+        - subject: O=Example,CN=Example Issuing CA
+          thumbprint: 8401F30AB8A13A4F3C149ADED47203DB206AE02F
+          not_after: "2036-11-24T06:10:15Z"
+      contains:
+        subject:
+          description: The CA certificate's subject as an RFC 4514 string.
+          type: str
+          returned: always
+        thumbprint:
+          description: The SHA-1 of its DER in upper-case hex.
+          type: str
+          returned: always
+        not_after:
+          description: Its end of validity, ISO 8601 in UTC.
+          type: str
+          returned: always
     expired:
       description: Whether the end of validity has passed. Information only; the product never checks it.
       type: bool

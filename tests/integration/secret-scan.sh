@@ -369,25 +369,9 @@ done
 
 # The scan.
 findings=0
-if grep -n -F -f "$work/patterns.txt" "$output" >"$work/hits.txt"; then
-    echo "secret-scan: the output holds a password, the derived passphrase or a key line (line numbers only):" >&2
-    cut -d: -f1 "$work/hits.txt" | head -n 20 >&2
-    findings=$((findings + 1))
-fi
-if grep -n -F -e 'PRIVATE KEY' "$output" >"$work/pk.txt"; then
-    echo "secret-scan: the output holds 'PRIVATE KEY' at line(s) $(cut -d: -f1 "$work/pk.txt" | head -n 5 | tr '\n' ' ')" >&2
-    findings=$((findings + 1))
-fi
-# Ansible's mask for a no_log value, outside the banner lines (TASK [...] ****...).
-banner='^([0-9-]+ [0-9:,]+ .*\| )?(PLAYBOOK|PLAY|TASK|RUNNING HANDLER|PLAY RECAP)\b.*\*+$'
-if grep -n -v -E "$banner" "$output" | grep -E '(^|[^*])[*]{8}([^*]|$)' >"$work/masked.txt"; then
-    echo "secret-scan: the output holds a masked value '********' at line(s) $(cut -d: -f1 "$work/masked.txt" | head -n 5 | tr '\n' ' ')" >&2
-    findings=$((findings + 1))
-fi
-if grep -n -E 'MII[A-Za-z0-9+/=]{40,}' "$output" >"$work/der.txt"; then
-    echo "secret-scan: the output holds base64 DER (line(s) $(cut -d: -f1 "$work/der.txt" | head -n 5 | tr '\n' ' '))" >&2
-    findings=$((findings + 1))
-fi
+# shellcheck source=tests/integration/scan-output.sh
+. "$(dirname "${BASH_SOURCE[0]}")/scan-output.sh"
+scan_output secret-scan "$output" "$work/patterns.txt" "$work"
 for index in "$store/index.json" "$store_b/index.json" "$store_c/index.json"; do
     if grep -q -F -f <(printf '%s\n' "$password" "$passphrase" "$password_b" "$passphrase_b" "$transfer") "$index"; then
         echo "secret-scan: $index holds a password or a derived passphrase" >&2

@@ -261,7 +261,8 @@ def test_a_foreign_subject_is_refused(subject):
     certificate = build(subject)
     message = refused(certificate)
     assert "is not a Password Secure certificate (no known kind has this subject" in message
-    assert message.endswith("export it from a Password Secure server")
+    assert message.endswith("export it from a Password Secure server, or import it with kind: ssl (a file of its "
+                            "own) if it is your own SSL connection certificate")
     assert thumbprint(certificate) in message
     assert "'psrDatabaseKey'" in message  # says what a Password Secure subject looks like
 
@@ -513,8 +514,8 @@ def test_an_import_reads_each_certificates_public_key_once(tmp_path, monkeypatch
         writer.commit()
     exported, _writes = transfer.export(source, password="Transfer-Secret-123", return_content=True)
     reads: list[str] = []
-    load = recognise_module._load_certificate
-    monkeypatch.setattr(recognise_module, "_load_certificate", lambda der: CountingCertificate(load(der), reads))
+    load = recognise_module.load_certificate
+    monkeypatch.setattr(recognise_module, "load_certificate", lambda der: CountingCertificate(load(der), reads))
     result = transfer.import_(str(tmp_path / "target"), [("content", base64.b64decode(exported["content"]))],
                               password="Transfer-Secret-123")
     wanted = sorted(made.facts["thumbprint"] for made in MADE.values())

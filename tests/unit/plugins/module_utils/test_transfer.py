@@ -102,7 +102,7 @@ def store_thumbprints(store_path: str) -> dict[CertRef, str]:
 
 def store_key_der(store_path: str, ref: CertRef, store_password: str | None = None) -> bytes:
     index = store.load(store_path)
-    certificate, key, encrypted = store.split_entry(store.read_entry(index, ref), where=ref.describe())
+    certificate, key, encrypted, _chain = store.split_entry(store.read_entry(index, ref), where=ref.describe())
     if encrypted:
         passphrase, _protection = store.key_passphrase(index, store_password, writes_keys=False)
         key = pkcs12.decrypt_pkcs8(key, passphrase)
@@ -512,7 +512,7 @@ def test_replace_puts_the_files_certificate_in_place_and_keeps_the_old_one_with_
         assert record["thumbprint"] == C.thumbprint(OTHER[ref])
         assert record["superseded_by"] == C.thumbprint(MADE[ref])
         content = Path(target, record["file"]).read_bytes()
-        certificate, key, _encrypted = store.split_entry(content, where="old")
+        certificate, key, _encrypted, _chain = store.split_entry(content, where="old")
         assert certificate == C.certificate_der(OTHER[ref]) and key == C.key_der(OTHER[ref])
         assert store_key_der(target, ref) == C.key_der(MADE[ref])
     assert result["diff"]["before"].count("\n") == 2 and result["diff"]["after"].count("\n") == 3

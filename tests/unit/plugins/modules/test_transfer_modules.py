@@ -330,7 +330,11 @@ def test_a_source_that_cannot_be_read_is_a_clean_failure(tmp_path, snapshot, sou
          "parameters are mutually exclusive: directory|kind, directory|identity"),
         ({"password": PASSWORD, "path": "/x.pfx", "on_conflict": "merge"}, "on_conflict"),
         ({"password": PASSWORD, "path": "/x.pfx", "identity": "sales"}, "identity"),
-        ({"path": "/x.pfx"}, "missing required arguments: password"),
+        ({"path": "/x.pfx"}, "format is pkcs12 but all of the following are missing: password"),
+        ({"path": "/x.pem", "format": "pem", "directory": "/x"}, "parameters are mutually exclusive"),
+        ({"directory": "/x", "format": "pem"}, "format pem goes with path or content"),
+        ({"password": PASSWORD, "path": "/x.pfx", "private_key_path": "/x.key"},
+         "private_key_path goes with format: pem"),
     ],
 )
 def test_import_option_errors_are_clean_failures(tmp_path, args, words):
