@@ -333,9 +333,11 @@ def export_public(
     directory: str | None = None,
     return_content: bool = False,
     read_existing=None,
+    trust_anchor: bool = False,
 ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     """Plan an export of the selected certificates without their keys, for clients to trust (the SSL
     connection certificate above all): PEM (one file may hold several) or DER (one certificate a file).
+    With ``trust_anchor``, each certificate's trust anchor takes its place (``anchor_of``).
     Reads no key, so it needs no password. Returns (result, [(path, bytes) to write]); writes nothing."""
     if fmt not in PUBLIC_FORMATS:
         raise InvalidRequestError("format %r is not one of pkcs12, %s" % (fmt, ", ".join(PUBLIC_FORMATS)))
@@ -349,7 +351,11 @@ def export_public(
             "give directory for a file each, or use format pem, which holds several"
             % (len(refs), ", ".join(ref.describe() for ref in refs))
         )
-    ders = {ref: store.split_entry(store.read_entry(index, ref), where=ref.describe()).certificate_der for ref in refs}
+    parts = {ref: store.split_entry(store.read_entry(index, ref), where=ref.describe()) for ref in refs}
+    if trust_anchor:
+        ders = {ref: anchor_of(index, ref, parts[ref]) for ref in refs}
+    else:
+        ders = {ref: parts[ref].certificate_der for ref in refs}
 
     def encode(chosen: list[CertRef]) -> bytes:
         if fmt == "der":
@@ -363,9 +369,31 @@ def export_public(
     result, writes, content = _outcome(index, refs, kind, files, to_write,
                                        [encode(destination.refs) for destination in to_write], diff)
     result["format"] = fmt
+    if trust_anchor:
+        for summary, ref in zip(result["certificates"], refs):
+            cert = crypto.x509.load_der_x509_certificate(ders[ref])
+            summary["trust_anchor"] = {"subject": cert.subject.rfc4514_string(),
+                                       "thumbprint": crypto.fingerprints(ders[ref])[0]}
     if content is not None:
         result["content"] = content.decode("ascii") if fmt == "pem" else base64.b64encode(content).decode("ascii")
     return result, writes
+
+
+def anchor_of(index: store.Index, ref: CertRef, parts: store.EntryParts) -> bytes:
+    """The certificate clients must trust to verify ``ref``'s: itself when it is self-signed (every generated
+    one), else the self-signed root CA that ends its chain. OpenSSL takes no other certificate as a trust
+    anchor (without -partial_chain), so an own certificate kept without its root is refused."""
+    for der in [parts.certificate_der] + list(parts.chain):
+        cert = crypto.x509.load_der_x509_certificate(der)
+        if cert.issuer == cert.subject:
+            return der
+    record = index.records[ref]
+    raise InvalidRequestError(
+        "the store at %s holds %s as your own certificate, issued by %s, without the root CA certificate that "
+        "ends its chain; clients trust it through that root, so import the certificate again with its chain up "
+        "to the root (certificate_import with kind: ssl), or give the clients the root CA's certificate yourself"
+        % (index.path, ref.describe(), record.get("issuer") or "a CA")
+    )
 
 
 # --------------------------------------------------------------------------- import

@@ -92,6 +92,17 @@ options:
     type: str
     choices: [pkcs12, pem, der]
     default: pkcs12
+  trust_anchor:
+    description:
+      - With O(format=pem) or O(format=der), export for each selected certificate the certificate a client must
+        trust to verify it, its trust anchor; itself when it is self-signed (every certificate the server
+        generates), or the self-signed root CA certificate that ends the chain of your own SSL connection
+        certificate. OpenSSL clients take no other certificate as a trust anchor.
+      - An own certificate whose chain in the store stops below the root is an error; import it again with its chain
+        up to the root, or give the clients the root CA's certificate yourself.
+      - The role passwordsecure.server.client_trust exports this way.
+    type: bool
+    default: false
   encryption:
     description:
       - V(modern) uses AES-256-CBC with PBKDF2-HMAC-SHA256 for keys and certificates and an HMAC-SHA256 MAC.
@@ -191,6 +202,13 @@ certificates:
       type: bool
       returned: always
       sample: true
+    trust_anchor:
+      description:
+        - The certificate exported in its place, C(subject) and C(thumbprint); the certificate itself when it is
+          self-signed, the root CA of its chain when it is your own.
+      type: dict
+      returned: with O(trust_anchor=true)
+      sample: {subject: "O=Password Secure,CN=PSR8Server", thumbprint: 3F2A9C0B6D4E8F1A2B3C4D5E6F708192A3B4C5D6}
 files:
   description: The files of the export, written or already as wanted; empty with O(return_content).
   returned: always
@@ -280,6 +298,7 @@ ARGUMENT_SPEC = argument_spec(
     return_content={"type": "bool"},
     password={"type": "str", "no_log": True},
     format={"type": "str", "choices": ["pkcs12"] + list(PUBLIC_FORMATS), "default": "pkcs12"},
+    trust_anchor={"type": "bool", "default": False},
     encryption={"type": "str", "choices": list(PROFILES), "default": "modern"},
     backup={"type": "bool", "default": False},
 )
@@ -330,13 +349,16 @@ def public(module: AnsibleModule):
     return export_public(
         p["store_path"], fmt=p["format"], databases=p["database"], kind=p["kind"], identity=p["identity"],
         path=p["path"], directory=p["directory"], return_content=bool(p["return_content"]),
-        read_existing=lambda path: read_if_exists(path, MAX_PFX_SIZE),
+        read_existing=lambda path: read_if_exists(path, MAX_PFX_SIZE), trust_anchor=p["trust_anchor"],
     )
 
 
 def private(module: AnsibleModule):
     """The certificates with their keys, as PKCS#12 protected by the password."""
     p = module.params
+    if p["trust_anchor"]:
+        raise InvalidRequestError("trust_anchor goes with format pem or der, which write certificates for clients to "
+                                  "trust; remove trust_anchor, or set format")
     require_pkcs12()
     if p["directory"]:
         ensure_directory(module, p["directory"])

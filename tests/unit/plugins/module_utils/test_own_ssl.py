@@ -706,6 +706,32 @@ def test_an_ed25519_own_certificate_is_refused_saying_which_key_types_work(tmp_p
     assert not (tmp_path / "store").exists()
 
 
+def test_the_trust_anchor_of_your_own_certificate_is_the_root_of_its_chain(pki, tmp_path):
+    """export_public(trust_anchor=True): the root CA for an own certificate with its whole chain, as openssl
+    reads it; an error naming the fix when the chain stops below the root; a self-signed own one is its own."""
+    path = tmp_path / "store"
+    import_pem(path, bundle(pki, "leaf", "int", "root", "key"))
+    result, writes = transfer.export_public(str(path), fmt="pem", kind="ssl", return_content=True, trust_anchor=True)
+    assert writes == [] and read_cert(result["content"].encode("ascii"), tmp_path).der == pki.cert["root"].der
+    assert result["certificates"][0]["trust_anchor"] == {"subject": pki.cert["root"].subject,
+                                                         "thumbprint": pki.cert["root"].thumbprint}
+    assert result["certificates"][0]["thumbprint"] == pki.cert["leaf"].thumbprint
+    # Without trust_anchor, the certificate itself, as before.
+    plain, _writes = transfer.export_public(str(path), fmt="pem", kind="ssl", return_content=True)
+    assert read_cert(plain["content"].encode("ascii"), tmp_path).der == pki.cert["leaf"].der
+    short = tmp_path / "short"
+    import_pem(short, bundle(pki, "leaf", "int", "key"))
+    with pytest.raises(InvalidRequestError) as refused:
+        transfer.export_public(str(short), fmt="der", kind="ssl", return_content=True, trust_anchor=True)
+    assert "without the root CA certificate that ends its chain" in str(refused.value)
+    assert "import the certificate again with its chain up to the root" in str(refused.value)
+    selfsigned = tmp_path / "self"
+    import_pem(selfsigned, pki.cert["self"].pem + pki.keys["pkcs1"])
+    alone, _writes = transfer.export_public(str(selfsigned), fmt="der", kind="ssl", return_content=True,
+                                            trust_anchor=True)
+    assert alone["certificates"][0]["trust_anchor"]["thumbprint"] == pki.cert["self"].thumbprint
+
+
 # --------------------------------------------------------------------------- Debian's Python, cryptography 38
 
 SYSTEM_CHECK = r"""

@@ -67,6 +67,16 @@ def test_the_ssl_certificate_as_pem_then_unchanged_then_in_check_mode(tmp_path, 
     assert check.result["changed"] is True and not dest.exists()
 
 
+def test_the_trust_anchor_of_a_generated_certificate_is_the_certificate_itself(tmp_path, made):
+    path, thumbprints = made
+    args = {"store_path": str(path), "kind": "ssl", "format": "pem", "return_content": True, "trust_anchor": True}
+    run = run_module(tmp_path, "certificate_export", args)
+    assert run.rc == 0, run.result
+    assert openssl_fingerprints(run.result["content"].encode("ascii"), "pem") == [thumbprints["ssl"]]
+    [summary] = run.result["certificates"]
+    assert summary["trust_anchor"] == {"subject": "O=Password Secure,CN=PSR8Server", "thumbprint": thumbprints["ssl"]}
+
+
 def test_der_as_content_and_a_directory_of_files_with_a_mode(tmp_path, made):
     path, thumbprints = made
     content = run_module(tmp_path, "certificate_export",
@@ -105,6 +115,8 @@ def test_pem_holds_several_and_content_is_the_pem_text(tmp_path, made):
         ({"format": "der", "path": "x.cer"}, "format der holds one certificate, and the selection has 2"),
         ({"kind": "ssl", "path": "x.pfx"}, "format is pkcs12 but all of the following are missing: password"),
         ({"kind": "ssl", "format": "p7b", "path": "x.p7b"}, "value of format must be one of: pkcs12, pem, der"),
+        ({"kind": "ssl", "path": "x.pfx", "password": "long-enough-password", "trust_anchor": True},
+         "trust_anchor goes with format pem or der"),
     ],
 )
 def test_bad_requests_fail_cleanly_and_write_nothing(tmp_path, made, args, words):
