@@ -20,7 +20,8 @@ key, the way a CA or ``openssl`` hands them out) or as PKCS#12.
   (the product checks no expiry): an expired or not yet valid certificate.
 
 No message here carries key material; a key's parser errors are replaced by
-messages of our own.
+messages of our own. Messages do not name the file: the caller puts it in
+front, as it does for ``pkcs12.read_pfx``.
 """
 
 from __future__ import annotations
@@ -64,17 +65,14 @@ def _describe(cert: Any, der: bytes) -> str:
     return "%s (thumbprint %s)" % (shown_name(cert.subject) or "(an empty subject)", crypto.fingerprints(der)[0])
 
 
-def _load(der: bytes, source: str) -> Any:
-    try:
-        return load_certificate(der, fix=_FIX)
-    except CertificateRefusedError as exc:
-        raise CertificateRefusedError("%s: %s" % (source, exc)) from exc
+def _load(der: bytes) -> Any:
+    return load_certificate(der, fix=_FIX)
 
 
 # --------------------------------------------------------------------------- PEM
 
 
-def read_pem(data: bytes, password: str | None, *, source: str) -> PfxContents:
+def read_pem(data: bytes, password: str | None) -> PfxContents:
     """The certificates of PEM text, the one whose public key the private key has paired with that key.
 
     Refused: no certificate, no key or several keys, a block that is neither, a key that pairs with
@@ -87,42 +85,40 @@ def read_pem(data: bytes, password: str | None, *, source: str) -> PfxContents:
             try:
                 der = base64.b64decode(b"".join(line for line in body.split() if b":" not in line), validate=True)
             except (binascii.Error, ValueError):
-                raise InvalidRequestError("%s: a CERTIFICATE block does not decode as base64; %s"
-                                          % (source, _FIX)) from None
+                raise InvalidRequestError("a CERTIFICATE block does not decode as base64; %s" % _FIX) from None
             if der not in certificates:
                 certificates.append(der)
         elif label in _KEY_LABELS:
             keys.append(match.group(0))
         elif label not in _SKIPPED_LABELS:
             raise InvalidRequestError(
-                "%s: holds a %s block, which is neither a certificate nor a private key; %s, and leave "
-                "that block out" % (source, label.decode("ascii"), _FIX)
+                "holds a %s block, which is neither a certificate nor a private key; %s, and leave "
+                "that block out" % (label.decode("ascii"), _FIX)
             )
     if not certificates and not keys:
         raise InvalidRequestError(
-            "%s: holds no PEM block (-----BEGIN CERTIFICATE-----); %s, or set format: pkcs12 for a .pfx file"
-            % (source, _FIX)
+            "holds no PEM block (-----BEGIN CERTIFICATE-----); %s, or set format: pkcs12 for a .pfx file"
+            % _FIX
         )
     if not certificates:
-        raise InvalidRequestError("%s: holds a private key but no certificate (-----BEGIN CERTIFICATE-----); %s"
-                                  % (source, _FIX))
+        raise InvalidRequestError("holds a private key but no certificate (-----BEGIN CERTIFICATE-----); %s" % _FIX)
     if len(certificates) > CERTIFICATES_MAX:
-        raise InvalidRequestError("%s: holds %d certificates, more than the %d an import takes from PEM; %s"
-                                  % (source, len(certificates), CERTIFICATES_MAX, _FIX))
+        raise InvalidRequestError("holds %d certificates, more than the %d an import takes from PEM; %s"
+                                  % (len(certificates), CERTIFICATES_MAX, _FIX))
     if not keys:
         raise InvalidRequestError(
-            "%s: holds no private key (no key block); add the certificate's key to the PEM, or "
-            "give the file that holds it as private_key_path" % source
+            "holds no private key (no key block); add the certificate's key to the PEM, or "
+            "give the file that holds it as private_key_path"
         )
     if len(keys) > 1:
         raise InvalidRequestError(
-            "%s: holds %d private keys; a PEM import takes one certificate with its key (and that certificate's "
-            "chain), so give one key" % (source, len(keys))
+            "holds %d private keys; a PEM import takes one certificate with its key (and that certificate's "
+            "chain), so give one key" % len(keys)
         )
-    key = _load_key(keys[0], password, source)
+    key = _load_key(keys[0], password)
     public = key.public_key().public_bytes(crypto.serialization.Encoding.DER,
                                            crypto.serialization.PublicFormat.SubjectPublicKeyInfo)
-    loaded = [_load(der, source) for der in certificates]
+    loaded = [_load(der) for der in certificates]
     paired = None
     for position, cert in enumerate(loaded):
         try:
@@ -138,9 +134,9 @@ def read_pem(data: bytes, password: str | None, *, source: str) -> PfxContents:
         issuers = {cert.issuer for cert in loaded}
         leaf = next((p for p, cert in enumerate(loaded) if cert.subject not in issuers), 0)
         raise CertificateRefusedError(
-            "%s: the private key belongs to none of its %d certificate(s) (the certificate is %s): its public key "
+            "the private key belongs to none of its %d certificate(s) (the certificate is %s): its public key "
             "is not theirs; give the key that was made together with the certificate (with its request)"
-            % (source, len(certificates), _describe(loaded[leaf], certificates[leaf]))
+            % (len(certificates), _describe(loaded[leaf], certificates[leaf]))
         )
     key_der = key.private_bytes(crypto.serialization.Encoding.DER, crypto.serialization.PrivateFormat.PKCS8,
                                 crypto.serialization.NoEncryption())
@@ -148,10 +144,10 @@ def read_pem(data: bytes, password: str | None, *, source: str) -> PfxContents:
     return PfxContents([leaf] + [PfxEntry(der, None, None) for p, der in enumerate(certificates) if p != paired], 0)
 
 
-def _load_key(block: bytes, password: str | None, source: str) -> Any:
+def _load_key(block: bytes, password: str | None) -> Any:
     encrypted = block.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") or b"Proc-Type: 4,ENCRYPTED" in block
     if encrypted and not password:
-        raise InvalidRequestError("%s: the private key is encrypted; give its passphrase as password" % source)
+        raise InvalidRequestError("the private key is encrypted; give its passphrase as password")
     secret = password.encode("utf-8") if encrypted and password else None
     try:
         return crypto.serialization.load_pem_private_key(block, secret)
@@ -159,24 +155,24 @@ def _load_key(block: bytes, password: str | None, source: str) -> Any:
         # No detail from the parser: its message could quote the key.
         if encrypted:
             raise InvalidRequestError(
-                "%s: the private key does not open with the password given (a wrong password, or a damaged "
-                "key); give the key's passphrase as password" % source
+                "the private key does not open with the password given (a wrong password, or a damaged "
+                "key); give the key's passphrase as password"
             ) from None
         raise InvalidRequestError(
-            "%s: the private key can't be read (damaged, or of a type cryptography does not know); give the "
-            "certificate's key as PEM (PKCS#8 or PKCS#1)" % source
+            "the private key can't be read (damaged, or of a type cryptography does not know); give the "
+            "certificate's key as PEM (PKCS#8 or PKCS#1)"
         ) from None
 
 
 # --------------------------------------------------------------------------- the chain
 
 
-def link(leaf_der: bytes, others: list[bytes], *, source: str) -> list[bytes]:
+def link(leaf_der: bytes, others: list[bytes]) -> list[bytes]:
     """``others`` (certificates given with the leaf, any order) ordered as the leaf's chain: the leaf's
     issuer first, then its issuer, up to a self-signed root or the last one given. Refuses a certificate
     that issued none of the chain's, and one named as an issuer whose key does not verify the signature."""
-    leaf = _load(leaf_der, source)
-    remaining = [Link(der, _load(der, source)) for der in dict.fromkeys(others) if der != leaf_der]
+    leaf = _load(leaf_der)
+    remaining = [Link(der, _load(der)) for der in dict.fromkeys(others) if der != leaf_der]
     chain: list[Link] = []
     current = Link(leaf_der, leaf)
     while remaining and len(chain) < CHAIN_MAX and current.cert.issuer != current.cert.subject:
@@ -186,9 +182,9 @@ def link(leaf_der: bytes, others: list[bytes], *, source: str) -> list[bytes]:
         signer = next((item for item in named if _signed(current.cert, item.cert) is None), None)
         if signer is None:
             raise CertificateRefusedError(
-                "%s: the chain does not link: %s names %s as its issuer, and the certificate given with that name, "
+                "the chain does not link: %s names %s as its issuer, and the certificate given with that name, "
                 "%s, did not sign it (%s); give the CA certificate that issued it"
-                % (source, _describe(current.cert, current.der), shown_name(current.cert.issuer),
+                % (_describe(current.cert, current.der), shown_name(current.cert.issuer),
                    _describe(named[0].cert, named[0].der), _signed(current.cert, named[0].cert))
             )
         chain.append(signer)
@@ -202,10 +198,10 @@ def link(leaf_der: bytes, others: list[bytes], *, source: str) -> list[bytes]:
             ends = "needs %s next, the issuer of %s" % (
                 shown_name(current.cert.issuer) or "(an empty issuer)", _describe(current.cert, current.der))
         raise CertificateRefusedError(
-            "%s: the chain does not link: %s (given with the SSL connection certificate %s) issued none of its "
+            "the chain does not link: %s (given with the SSL connection certificate %s) issued none of its "
             "chain's certificates; the chain %s. Give only the CA certificates that issued the certificate, each "
             "followed by its issuer, or leave the chain out"
-            % (source, _describe(stray.cert, stray.der), _describe(leaf, leaf_der), ends)
+            % (_describe(stray.cert, stray.der), _describe(leaf, leaf_der), ends)
         )
     return [item.der for item in chain]
 
@@ -232,7 +228,7 @@ def chain_facts(chain: list[bytes]) -> list[dict]:
     return facts
 
 
-def warnings(leaf_der: bytes, chain: list[bytes], *, source: str, now: datetime.datetime | None = None) -> list[str]:
+def warnings(leaf_der: bytes, chain: list[bytes], *, now: datetime.datetime | None = None) -> list[str]:
     """What clients refuse although an import accepts it: certificates expired or not yet valid, an RSA key
     under 2048 bits."""
     moment = crypto.utc(now) if now is not None else datetime.datetime.now(crypto.UTC)
@@ -242,28 +238,28 @@ def warnings(leaf_der: bytes, chain: list[bytes], *, source: str, now: datetime.
         what = "the SSL connection certificate" if position == 0 else "the CA certificate"
         if crypto.not_valid_after(cert) < moment:
             found.append(
-                "%s: %s %s expired on %s. It is imported all the same (the product checks no expiry), but TLS "
+                "%s %s expired on %s. It is imported all the same (the product checks no expiry), but TLS "
                 "clients refuse an expired certificate: import a renewed one"
-                % (source, what, _describe(cert, der), crypto.iso(crypto.not_valid_after(cert)))
+                % (what, _describe(cert, der), crypto.iso(crypto.not_valid_after(cert)))
             )
         elif crypto.not_valid_before(cert) > moment:
             found.append(
-                "%s: %s %s is valid only from %s on; TLS clients refuse it until then"
-                % (source, what, _describe(cert, der), crypto.iso(crypto.not_valid_before(cert)))
+                "%s %s is valid only from %s on; TLS clients refuse it until then"
+                % (what, _describe(cert, der), crypto.iso(crypto.not_valid_before(cert)))
             )
         if position == 0:
-            found += _weak_key(cert, der, source)
+            found += _weak_key(cert, der)
     return found
 
 
-def _weak_key(cert: Any, der: bytes, source: str) -> list[str]:
+def _weak_key(cert: Any, der: bytes) -> list[str]:
     """An RSA key under 2048 bits, which current TLS clients refuse (OpenSSL's default security level 2)."""
     try:
         key_type, key_size = crypto.key_description(cert.public_key())
     except (ValueError, TypeError, crypto.UnsupportedAlgorithm):
         return []
     if key_type == "RSA" and key_size < 2048:
-        return ["%s: the SSL connection certificate %s has an RSA key of %d bits; TLS clients with current "
+        return ["the SSL connection certificate %s has an RSA key of %d bits; TLS clients with current "
                 "defaults refuse keys under 2048 bits, so have a certificate issued for a longer key"
-                % (source, _describe(cert, der), key_size)]
+                % (_describe(cert, der), key_size)]
     return []

@@ -410,23 +410,24 @@ FORMATS = ("pkcs12", "pem")
 
 
 def _contents(data: bytes, password: str | None, source: str, fmt: str) -> pkcs12.PfxContents:
-    if fmt == "pem":
-        return chain_.read_pem(data, password, source=source)
     try:
-        return pkcs12.read_pfx(data, password)
+        return chain_.read_pem(data, password) if fmt == "pem" else pkcs12.read_pfx(data, password)
     except PasswordSecureError as exc:
         raise type(exc)("%s: %s" % (source, exc)) from exc
 
 
 def _own_chain(found: Recognised, entry: pkcs12.PfxEntry, contents: pkcs12.PfxContents,
                source: str) -> Incoming:
-    """Your own SSL connection certificate with the CA certificates given with it as its chain."""
+    """Your own SSL connection certificate with the CA certificates given with it as its chain, and what clients
+    will refuse (warnings). A generated one has no chain."""
+    if found.facts["origin"] != "own":
+        return Incoming(found, entry)
     others = [e.certificate_der for e in contents.entries if e.private_key_der is None]
-    chain = chain_.link(entry.certificate_der, others, source=source) if found.facts["origin"] == "own" else []
+    chain = chain_.link(entry.certificate_der, others)
     if chain:
         found.facts["chain"] = chain_.chain_facts(chain)
-    return Incoming(found, entry, chain, chain_.warnings(entry.certificate_der, chain, source=source)
-                    if found.facts["origin"] == "own" else [])
+    warnings = ["%s: %s" % (source, warning) for warning in chain_.warnings(entry.certificate_der, chain)]
+    return Incoming(found, entry, chain, warnings)
 
 
 def read_incoming(
@@ -442,7 +443,7 @@ def read_incoming(
             "%s: holds %d certificates with keys; kind and identity may only be given for a file with one"
             % (source, len(with_key))
         )
-    if kind is not None and KINDS[profile_of(kind, where="kind").name].own_certificate_allowed:
+    if kind is not None and profile_of(kind, where="kind").own_certificate_allowed:
         entry = with_key[0]
         try:
             found = recognise(entry.certificate_der, kind=kind, identity=identity)
@@ -450,7 +451,7 @@ def read_incoming(
                               fix=OWN_KEY_FIX if found.facts["origin"] == "own" else KEY_FIX)
             own = _own_chain(found, entry, contents, source)
         except PasswordSecureError as exc:
-            raise type(exc)(exc if str(exc).startswith(source + ": ") else "%s: %s" % (source, exc)) from exc
+            raise type(exc)("%s: %s" % (source, exc)) from exc
         keyless = [] if found.facts["origin"] == "own" else [
             {"thumbprint": crypto.fingerprints(e.certificate_der)[0], "reason": "no private key in the file"}
             for e in contents.entries if e.private_key_der is None]
