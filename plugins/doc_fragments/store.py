@@ -27,5 +27,6 @@ options:
       - Keep it in Ansible Vault. It never appears in results or logs.
     type: str
 requirements:
-  - cryptography >= 38.0 on the managed host
+  - "cryptography >= 3.4 on the managed host (Debian/Ubuntu and RHEL package python3-cryptography: Debian 12,
+    Ubuntu 22.04, RHEL 9 and newer ship a version that fits)"
 """

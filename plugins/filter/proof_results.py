@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: proof_results
 short_description: Compare the answers of a key proof with its challenges
-version_added: 0.1.0
+version_added: 1.0.0
 author:
   - passwordsecure.server contributors (@passwordsecure)
 description:

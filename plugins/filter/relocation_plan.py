@@ -5,7 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: relocation_plan
 short_description: The plan of a database relocation from what two stores hold
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Works out, on the controller, which certificates must move when databases move from a source
     server to a target server, which of them the target already holds, and every reason the relocation

@@ -5,7 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: relocation_report_rows
 short_description: The rows of a relocation report
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Adds to each certificate of a relocation plan what the report says of it, in one pass on the
     controller (a report of a thousand certificates built in Jinja takes seconds).

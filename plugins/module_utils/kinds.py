@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 import unicodedata
 from typing import Any, NamedTuple
 
-from ansible_collections.passwordsecure.server.plugins.module_utils.errors import InvalidRequestError
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import DependencyError, InvalidRequestError
+
+try:  # IDNA 2008 with UTS #46 mapping, as browsers and curl encode names; only non-ASCII names need it
+    import idna as _idna
+except ImportError:
+    _idna = None
 
 # The organisation attribute every generated certificate carries in its subject:
 # together with being self-signed, it marks a certificate as made by the server.
@@ -232,7 +238,8 @@ def _domain_problem(domain: str) -> str | None:
 
 def check_name(name: Any, where: str = "names") -> str:
     """One name of a host for a certificate's Subject Alternative Name, normalised: an IP address in its
-    canonical form (IPv6 compressed), or a DNS name in lower case with non-ASCII labels as IDNA A-labels."""
+    canonical form (IPv6 compressed), or a DNS name in lower case with non-ASCII labels as IDNA 2008 A-labels
+    (UTS #46 mapping, non-transitional: ``straße`` is ``xn--strae-oqa``, as browsers and curl look it up)."""
     fix = "give the host's names and IP addresses, for example [psr1.example.com, psr1, 192.0.2.10]"
     if not isinstance(name, str) or name == "":
         raise InvalidRequestError(
@@ -242,19 +249,15 @@ def check_name(name: Any, where: str = "names") -> str:
             return str(ipaddress.ip_address(name))
     except ValueError:
         pass
-    text = unicodedata.normalize("NFC", name).lower()
-    if text.endswith(".") and len(text) > 1:
-        text = text[:-1]  # the root's dot: psr1.example.com. is psr1.example.com
-    try:
-        ascii_text = text.encode("idna").decode("ascii") if not text.isascii() else text
-    except UnicodeError:
-        ascii_text = None
     problem = None
-    if ascii_text is None:
-        problem = "is not a valid internationalised domain name"
-    elif len(ascii_text) > 253:
-        problem = "is longer than the 253 characters of a DNS name"
+    if name.isascii():  # no library needed: UTS #46 maps ASCII to its lower case and nothing else
+        ascii_text = name.lower()
+        ascii_text = ascii_text[:-1] if ascii_text.endswith(".") and len(ascii_text) > 1 else ascii_text
     else:
+        ascii_text, problem = _idna_2008(name, where)
+    if problem is None and len(ascii_text) > 253:
+        problem = "is longer than the 253 characters of a DNS name"
+    elif problem is None:
         bad = [label for label in ascii_text.split(".") if not _HOST_LABEL.match(label)]
         if "" in bad:
             problem = "has an empty label (a leading dot, or two dots in a row)"
@@ -263,6 +266,30 @@ def check_name(name: Any, where: str = "names") -> str:
     if problem:
         raise InvalidRequestError("%s holds %s, which %s; %s" % (where, _shown(name), problem, fix))
     return ascii_text
+
+
+def _idna_2008(name: str, where: str) -> tuple[str, str | None]:
+    """A non-ASCII name as IDNA 2008 A-labels, the root's dot dropped: (the name, None), or ("", the problem).
+
+    The whole name is mapped first (UTS #46: case, width, NFC; the ideographic full stop is a dot), then each
+    non-ASCII label becomes an A-label, checked by IDNA 2008's rules; ASCII labels are left to ``check_name``'s
+    DNS label check, so ``psr_1``, which Windows host names may have, passes as it does in an ASCII name.
+    """
+    if _idna is None:
+        raise DependencyError(
+            "%s holds %s, which is not ASCII: writing it as IDNA 2008 (what browsers and curl look up) needs the "
+            "Python library 'idna', not installed for the Python that runs this module (%s); install it on the "
+            "managed host (Debian/Ubuntu: apt-get install python3-idna; RHEL and Fedora: dnf install python3-idna; "
+            "elsewhere: pip install idna), or give the name as its A-label (xn--...)"
+            % (where, _shown(name), sys.executable or "python"))
+    try:
+        mapped = _idna.uts46_remap(name, std3_rules=False, transitional=False)
+        if mapped.endswith(".") and len(mapped) > 1:
+            mapped = mapped[:-1]  # the root's dot: psr1.example.com. is psr1.example.com
+        labels = [label if label.isascii() else _idna.alabel(label).decode("ascii") for label in mapped.split(".")]
+    except (UnicodeError, ValueError) as exc:  # idna.IDNAError is a UnicodeError
+        return "", "is not a valid internationalised domain name (IDNA 2008: %s)" % _shown(str(exc))
+    return ".".join(labels), None
 
 
 def check_names(names: Any, where: str = "names") -> list[str]:

@@ -36,9 +36,11 @@ checking keys is the caller's business). RC2 (pbeWithSHAAnd40BitRC2-CBC: what
 ``openssl -legacy``, older Windows and Java write for certificates) has no
 usable API in ``cryptography``: its RC2 takes 128-bit keys only. A certificate
 SafeContents encrypted with RC2 is therefore handed, alone in a small PKCS#12
-made for the purpose, to ``cryptography``'s own PKCS#12 loader, which decrypts
-it through OpenSSL's legacy provider (cryptography 38 and newer load it unless
-CRYPTOGRAPHY_OPENSSL_NO_LEGACY is set); those certificates lose their
+made for the purpose, to ``cryptography``'s own PKCS#12 loader
+(``crypto.pkcs12_certificates``, alike on every version), which decrypts it
+with OpenSSL: OpenSSL 3 through its legacy provider (cryptography 38 and newer
+load it unless CRYPTOGRAPHY_OPENSSL_NO_LEGACY is set), OpenSSL 1.1.1 (in the
+wheels of cryptography 3.4 and 36) by itself. Those certificates lose their
 localKeyId and pair by public key. Files without a MAC are read (``openssl
 pkcs12 -nomac`` writes them); the password is then checked only by the
 decryption of the encrypted parts. ``MAX_PFX_SIZE`` bounds the input, and
@@ -69,11 +71,8 @@ from hmac import compare_digest
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto
-from ansible_collections.passwordsecure.server.plugins.module_utils.crypto import require_cryptography
-from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
-    DependencyError,
-    PasswordSecureError,
-)
+from ansible_collections.passwordsecure.server.plugins.module_utils.crypto import TripleDES
+from ansible_collections.passwordsecure.server.plugins.module_utils.errors import PasswordSecureError
 
 try:
     from asn1crypto import algos, cms, core, keys, pkcs12, x509
@@ -89,12 +88,6 @@ try:
     from cryptography.hazmat.primitives import hashes, hmac, padding, serialization
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-    from cryptography.hazmat.primitives.serialization import pkcs12 as cryptography_pkcs12
-
-    try:  # cryptography 43 and newer
-        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-    except ImportError:  # cryptography 38 to 42
-        from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES  # type: ignore[no-redef]
 except ImportError:
     pass  # crypto.require_cryptography() says what is missing
 
@@ -103,7 +96,6 @@ MAX_PFX_SIZE = 64 * 1024 * 1024
 ITERATIONS = 2048
 # Java's PKCS12KeyStore refuses more (MAX_ITERATION_COUNT): a count beyond it is damage or an attack.
 MAX_ITERATIONS = 5000000
-MIN_ASN1CRYPTO_VERSION = (1, 5)
 
 _KDF_KEY, _KDF_IV, _KDF_MAC = 1, 2, 3
 # Hash name (as asn1crypto names it) -> (hashlib constructor, cryptography hash class name).
@@ -177,24 +169,9 @@ class _Bag(NamedTuple):
 
 
 def require_pkcs12() -> None:
-    """Raise DependencyError unless cryptography and asn1crypto are usable."""
-    require_cryptography()
-    wanted = ".".join(str(p) for p in MIN_ASN1CRYPTO_VERSION)
-    if not HAS_ASN1CRYPTO:
-        raise DependencyError(
-            "the Python library 'asn1crypto' (%s or newer) is not installed for the Python that runs "
-            "this module; install it on the managed host (Debian/Ubuntu: apt-get install "
-            "python3-asn1crypto; elsewhere: pip install 'asn1crypto>=%s')" % (wanted, wanted)
-        )
-    import asn1crypto
-
-    found = tuple(int(p) if p.isdigit() else 0 for p in asn1crypto.__version__.split(".")[:2])
-    if found < MIN_ASN1CRYPTO_VERSION:
-        raise DependencyError(
-            "the Python library 'asn1crypto' on the managed host is version %s, and reading or "
-            "writing PKCS#12 needs %s or newer; upgrade it (pip install 'asn1crypto>=%s')"
-            % (asn1crypto.__version__, wanted, wanted)
-        )
+    """Raise DependencyError unless cryptography and asn1crypto are usable (the floors: ``crypto``)."""
+    crypto.require_cryptography()
+    crypto.require_asn1crypto(usable=HAS_ASN1CRYPTO, import_error=ASN1CRYPTO_IMPORT_ERROR)
 
 
 # ---------------------------------------------------------------------------------------------- key derivation
@@ -871,7 +848,7 @@ def _rc2_safe_contents(content_info, name: str, password: str, has_mac: bool) ->
     """
     alone = _pfx([content_info], password, "sha1", 8, 1)
     try:
-        loaded = cryptography_pkcs12.load_pkcs12(alone, password.encode("utf-8"))
+        has_key, certificates = crypto.pkcs12_certificates(alone, password.encode("utf-8"))
     except Exception as exc:  # cryptography raises ValueError or UnsupportedAlgorithm: both mean "cannot"
         if not has_mac:
             raise Pkcs12PasswordError(_WRONG_PASSWORD + "the certificates do not decrypt" + _FIX_PASSWORD) from exc
@@ -881,15 +858,11 @@ def _rc2_safe_contents(content_info, name: str, password: str, has_mac: bool) ->
             "provider (not loaded, or CRYPTOGRAPHY_OPENSSL_NO_LEGACY is set); make it available, or %s"
             % (name, _REEXPORT)
         ) from exc
-    if loaded.key is not None:
+    if has_key:
         raise Pkcs12UnsupportedError(
             "keeps a private key inside an RC2-encrypted part, which is not supported; %s" % _REEXPORT
         )
-    bags = []
-    for cert in loaded.additional_certs:
-        friendly_name = cert.friendly_name.decode("utf-8", "replace") if cert.friendly_name is not None else None
-        bags.append(_Bag(cert.certificate.public_bytes(serialization.Encoding.DER), None, friendly_name))
-    return bags
+    return [_Bag(der, None, friendly_name) for der, friendly_name in certificates]
 
 
 def _attributes_of(bag) -> Tuple[Optional[bytes], Optional[str]]:

@@ -26,8 +26,9 @@ decrypting anything.
 Speed: the answer loads each private key without RSA's primality tests (the
 key was checked against its certificate when it entered the store, see
 ``recognise``; a damaged key can only fail to decrypt, and OAEP's padding check
-says so) and decrypts on a thread per core; ``cryptography`` releases the GIL
-for RSA's private operations.
+says so; ``crypto.fast_rsa_loading``, where the host's cryptography can skip
+them: 36 and newer) and decrypts on a thread per core; ``cryptography``
+releases the GIL for RSA's private operations.
 """
 
 from __future__ import annotations
@@ -37,8 +38,7 @@ import binascii
 import hashlib
 import hmac
 import os
-from contextlib import contextmanager
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto, store, transfer
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import (
@@ -58,8 +58,6 @@ except ImportError:
 
 PROOF_LABEL = b"passwordsecure.server proof v1\0"
 NONCE_SIZE = 32
-# cryptography 39 added unsafe_skip_rsa_key_validation; 38 has only a backend flag for it.
-SKIP_RSA_VALIDATION_FROM = (39, 0)
 CHALLENGE_KEYS = ("kind", "identity", "thumbprint", "challenge")
 IGNORED_KEYS = ("expected",)
 _FIX = "pass the challenges list of a passwordsecure.server.certificate_proof run with mode=challenge unchanged"
@@ -175,38 +173,6 @@ def _is_hex(text: str) -> bool:
     return True
 
 
-def _openssl_backend():
-    try:
-        from cryptography.hazmat.backends import default_backend
-    except ImportError:
-        return None
-    return default_backend()
-
-
-@contextmanager
-def fast_rsa_loading() -> Iterator[dict]:
-    """Keyword arguments for ``load_der_private_key`` that skip RSA's primality tests, while in the block.
-
-    cryptography 39 and newer take ``unsafe_skip_rsa_key_validation``; 38 has the flag only on its
-    OpenSSL backend (``_rsa_skip_check_key``, which its own test suite sets), set here for the block and
-    restored after. Without either, keys are validated fully: correct, only slower (41 ms per 2048-bit
-    key, 125 ms per 3072-bit one, as ``recognise`` measured).
-    """
-    if crypto.cryptography_version() >= SKIP_RSA_VALIDATION_FROM:
-        yield {"unsafe_skip_rsa_key_validation": True}
-        return
-    backend = _openssl_backend()
-    if backend is None or not isinstance(getattr(backend, "_rsa_skip_check_key", None), bool):
-        yield {}
-        return
-    before = backend._rsa_skip_check_key
-    backend._rsa_skip_check_key = True
-    try:
-        yield {}
-    finally:
-        backend._rsa_skip_check_key = before
-
-
 def decrypt(private_key_der: bytes, ciphertext: bytes, load_options: dict) -> str | None:
     """The answer to one challenge with one unencrypted PKCS#8 key; None when it does not decrypt."""
     try:
@@ -260,7 +226,7 @@ def answer(store_path: str, items: Any, *, store_password: str | None = None) ->
             % index.path
         )
 
-    with fast_rsa_loading() as load_options:
+    with crypto.fast_rsa_loading() as load_options:
 
         def one(pair: tuple[int, Challenge]) -> dict:
             item = pair[1]

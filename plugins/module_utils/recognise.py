@@ -19,8 +19,8 @@ from the subject passes the same checks as an identity given in a task
 validates an RSA private key when it loads it, and most of that time is the
 primality tests of p and q. An import of 1,000 certificates must stay under
 10 s, so ``check_key_matches`` does not load keys that way. It reads the
-PKCS#8 structure (with ``cryptography`` and ``unsafe_skip_rsa_key_validation=True``
-where that exists, 39 and newer; with asn1crypto on 38) and
+PKCS#8 structure (with ``cryptography`` where it can skip the validation,
+``crypto.SKIPS_RSA_KEY_VALIDATION``: 39 and newer; with asn1crypto below) and
 checks with integer arithmetic that
 
 * the key's public part is the certificate's public key (RSA: n and e; EC:
@@ -54,9 +54,10 @@ full validation, cryptography 38                   41 ms     124 ms
 
 So 1,000 keys take 0.07 to 0.35 s to check instead of 41 s (2048) or 125 s
 (3072). ``cryptography`` with the skip reads the key where it can (39 and
-newer: twice as fast as asn1crypto); asn1crypto reads it on cryptography 38.
-Both readers feed the same arithmetic, and the tests run each. Without
-asn1crypto, cryptography 38 has to validate fully (correct, only slow). EC
+newer: twice as fast as asn1crypto); asn1crypto reads it on older versions
+(3.4 to 38). Both readers feed the same arithmetic, and the tests run each.
+Without asn1crypto, cryptography before 39 has to validate fully (correct, only
+slow; every module that checks keys needs asn1crypto anyway). EC
 keys are loaded with ``cryptography`` (its EC check only confirms the point,
 well under a millisecond) and compared by curve and point.
 """
@@ -85,10 +86,10 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import
 
 try:
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 except ImportError:
     InvalidSignature = UnsupportedAlgorithm = None  # type: ignore[assignment,misc]
-    ec = ed448 = ed25519 = padding = None  # type: ignore[assignment]
+    ec = ed448 = ed25519 = None  # type: ignore[assignment]
 
 try:
     from asn1crypto import keys as asn1_keys
@@ -97,9 +98,6 @@ except ImportError:
     asn1_keys = None  # type: ignore[assignment]
 else:
     HAS_ASN1CRYPTO = True
-
-# cryptography 39 added unsafe_skip_rsa_key_validation; 38 always validates RSA keys fully.
-SKIP_RSA_VALIDATION_FROM = (39, 0)
 
 _BY_COMMON_NAME = {profile.common_name: profile for profile in KINDS.values()}
 _SUBJECT_SHOWN_MAX = 200
@@ -169,8 +167,8 @@ def load_certificate(der: bytes, fix: str = "export it again from the Password S
     """The certificate, or CertificateRefusedError (saying ``fix``) when it is not readable X.509 DER."""
     crypto.require_cryptography()
     try:
-        return crypto.x509.load_der_x509_certificate(der)
-    except (ValueError, TypeError) as exc:
+        return crypto.load_der_x509_certificate(der)
+    except (ValueError, TypeError) as exc:  # its reason reads the same on every cryptography version
         raise CertificateRefusedError(
             "the certificate with thumbprint %s is not a readable X.509 certificate (%s); %s"
             % (crypto.fingerprints(bytes(der))[0], exc, fix)
@@ -273,13 +271,9 @@ def _model_subject(profile: KindProfile) -> str:
 def signature_problem(cert: Any, public_key: Any) -> str | None:
     """None when the certificate's signature verifies with ``public_key``, its own, else why not."""
     try:
-        hash_algorithm = cert.signature_hash_algorithm
+        hash_algorithm, rsa_padding = crypto.signature_parameters(cert)  # PKCS#1 v1.5 or PSS, on every version
         if isinstance(public_key, crypto.rsa.RSAPublicKey):
-            # cryptography 41 and newer say which padding (PKCS#1 v1.5 or PSS); before, only v1.5 is known.
-            parameters = getattr(cert, "signature_algorithm_parameters", None)
-            if not isinstance(parameters, (padding.PKCS1v15, padding.PSS)):
-                parameters = padding.PKCS1v15()
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, parameters, hash_algorithm)
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, rsa_padding, hash_algorithm)
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hash_algorithm))
         elif isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
@@ -516,8 +510,8 @@ def _unreadable(shown: object) -> CertificateRefusedError:
 
 
 def _reads_with_asn1crypto() -> bool:
-    """Whether RSA keys are read with asn1crypto: where cryptography can't skip the primality tests (38)."""
-    return HAS_ASN1CRYPTO and crypto.cryptography_version() < SKIP_RSA_VALIDATION_FROM
+    """Whether RSA keys are read with asn1crypto: where cryptography can't skip the primality tests."""
+    return HAS_ASN1CRYPTO and not crypto.SKIPS_RSA_KEY_VALIDATION
 
 
 def _read_rsa_key(der: bytes, shown: object) -> _RsaKey | str:
@@ -552,11 +546,8 @@ def _read_rsa_key(der: bytes, shown: object) -> _RsaKey | str:
 
 
 def _load_with_cryptography(der: bytes, shown: object, skip_rsa_validation: bool = False) -> Any:
-    options = {}
-    if skip_rsa_validation and crypto.cryptography_version() >= SKIP_RSA_VALIDATION_FROM:
-        options["unsafe_skip_rsa_key_validation"] = True
     try:
-        return crypto.serialization.load_der_private_key(bytes(der), None, **options)
+        return crypto.load_der_private_key(bytes(der), skip_rsa_validation=skip_rsa_validation)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise _unreadable(shown) from None
 

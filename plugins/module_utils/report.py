@@ -89,7 +89,63 @@ def ssl_text(ssl: Any) -> str | None:
     return "not moved, the target's own: %s (%s%s; names %s)" % (_text(ssl["thumbprint"]), origin, made, names)
 
 
-def _summary(r: dict) -> list[tuple[str, str, str]]:
+# Why a certificate of the relocation is still on the source. The clean-up removes the moved databases' own
+# certificates only; the server-wide ones stay for the source's other databases (roles/database_relocation).
+_STAYED_FAILED = "the relocation failed, so the source keeps it"
+_STAYED_NO_CLEANUP = "on the target too; kept on the source: clean-up is off (database_relocation_remove_from_source)"
+_STAYED_SHARED = "on the target too; kept on the source: server-wide, the source's other databases need it"
+_STAYED_NOT_REMOVED = "on the target too; not removed from the source"
+_STAYED_SSL = "never moves: each server has its own SSL connection certificate, for its own names"
+
+
+def stayed_on_source(result: Any) -> list[dict]:
+    """What the relocation left on the source, each ``{label, thumbprint, why}``: every certificate of the
+    relocation the run did not remove there (a database moved by an earlier run, which the source no longer
+    holds, is not one), then the source's SSL connection certificate, which never moves (``source_ssl``;
+    listed without its thumbprint, as the report names no certificate of the source's that did not travel)."""
+    return _stayed(check_result(result))
+
+
+def _stayed(r: dict) -> list[dict]:
+    removed = {_text(name) for name in r["removed_from_source"]}
+    cleanup = r.get("remove_from_source")
+    stayed = []
+    for row in r["certificates"]:
+        if row.get("on_target") == "moved":
+            continue
+        kind = row.get("kind")
+        if kind == "database" and _text(row.get("identity")) in removed:
+            continue
+        if r["status"] != "succeeded":
+            why = _STAYED_FAILED
+        elif kind != "database":
+            why = _STAYED_SHARED
+        elif cleanup is False:
+            why = _STAYED_NO_CLEANUP
+        else:
+            why = _STAYED_NOT_REMOVED
+        stayed.append({"label": row.get("label"), "thumbprint": row.get("thumbprint"), "why": why})
+    ssl = r.get("source_ssl")
+    if isinstance(ssl, dict):
+        names = ", ".join(_text(n) for n in ssl.get("names") or []) or "none"
+        origin = "your own" if ssl.get("origin") == "own" else "generated"
+        stayed.append({"label": "the source's SSL connection certificate (%s; names %s)" % (origin, names),
+                       "thumbprint": None, "why": _STAYED_SSL})
+    return stayed
+
+
+def _stayed_text(stayed: list[dict]) -> str:
+    if not stayed:
+        return "nothing"
+    return "%d certificate%s, listed below" % (len(stayed), "" if len(stayed) == 1 else "s")
+
+
+def _status_class(status: Any) -> str:
+    """The class that colours a status as the proofs are coloured: green when it succeeded, else red."""
+    return "passed" if status == "succeeded" else "failed"
+
+
+def _summary(r: dict, stayed: list[dict]) -> list[tuple[str, str, str]]:
     """(heading, Markdown cell, HTML <td>) of each line of the summary table."""
     phase = (" in the phase %s" % _text(r.get("failed_phase"))) if r.get("failed_phase") else ""
     passed = sum(1 for p in r["proofs"] if p.get("passed"))
@@ -100,7 +156,7 @@ def _summary(r: dict) -> list[tuple[str, str, str]]:
     backup = _text(r.get("backup"))
     lines = [
         ("Result", "**%s**%s" % (_md(r["status"]), _md(phase)),
-         '<td class="%s">%s%s</td>' % (_h(r["status"]), _h(r["status"]), _h(phase))),
+         '<td class="%s">%s%s</td>' % (_status_class(r["status"]), _h(r["status"]), _h(phase))),
         ("Started (UTC)", _md(r.get("started")), _h(r.get("started"))),
         ("Source", "%s (store %s)" % (_md(r["source"]), _md(r.get("source_store"))),
          "%s (store <code>%s</code>)" % (_h(r["source"]), _h(r.get("source_store")))),
@@ -110,6 +166,7 @@ def _summary(r: dict) -> list[tuple[str, str, str]]:
         ("Certificates", _md(certificates), _h(certificates)),
         ("Proofs", proofs, proofs),
         ("Removed from the source", _md(removed), _h(removed)),
+        ("Stayed on the source", _md(_stayed_text(stayed)), _h(_stayed_text(stayed))),
         ("Backup of the source", _md(backup) if backup else "none kept",
          "<code>%s</code>" % _h(backup) if backup else "none kept"),
     ]
@@ -130,8 +187,9 @@ def _title(r: dict) -> str:
 def markdown(result: Any) -> str:
     """The report as Markdown: a summary table, the failure, the conflicts, one row per certificate, timings."""
     r = check_result(result)
+    stayed = _stayed(r)
     out = ["# %s" % _md(_title(r)), "", "| | |", "|---|---|"]
-    out += ["| %s | %s |" % (heading, cell) for heading, cell, _html in _summary(r)]
+    out += ["| %s | %s |" % (heading, cell) for heading, cell, _html in _summary(r, stayed)]
     if r.get("failure"):
         out += ["", "## Failure", "", _md(r["failure"])]
     if r["conflicts"]:
@@ -146,6 +204,10 @@ def markdown(result: Any) -> str:
     out += ["| %s | %s | `%s` | %s | %s |"
             % (_md(c.get("label")), _md(c.get("friendly_name")), _md(c.get("thumbprint")), _md(c.get("before")),
                _md(c.get("proof"))) for c in r["certificates"]]
+    if stayed:
+        out += ["", "## Stayed on the source", "", "| Certificate | Thumbprint (SHA-1) | Why |", "|---|---|---|"]
+        out += ["| %s | %s | %s |" % (_md(c["label"]), "`%s`" % _md(c["thumbprint"]) if c["thumbprint"] else "",
+                                      _md(c["why"])) for c in stayed]
     out += ["", "## Timings", "", "| Phase | Seconds |", "|---|---|"]
     out += ["| %s | %s |" % (_md(t.get("phase")), _md(t.get("seconds"))) for t in r["timings"]]
     out.append("| total | %s |" % _md(r.get("seconds")))
@@ -155,10 +217,11 @@ def markdown(result: Any) -> str:
 def html_page(result: Any) -> str:
     """The report as one HTML page, with the same content as ``markdown``."""
     r = check_result(result)
+    stayed = _stayed(r)
     title = _h(_title(r))
     out = ['<!DOCTYPE html>', '<html lang="en">', "<head>", '<meta charset="utf-8">', "<title>%s</title>" % title,
            "<style>", _STYLE, "</style>", "</head>", "<body>", "<h1>%s</h1>" % title, "<table>"]
-    out += ["<tr><th>%s</th>%s</tr>" % (heading, cell) for heading, _md_cell, cell in _summary(r)]
+    out += ["<tr><th>%s</th>%s</tr>" % (heading, cell) for heading, _md_cell, cell in _summary(r, stayed)]
     out.append("</table>")
     if r.get("failure"):
         out += ["<h2>Failure</h2>", '<p class="failed">%s</p>' % _h(r["failure"])]
@@ -175,7 +238,15 @@ def html_page(result: Any) -> str:
     out += ['<tr><td>%s</td><td>%s</td><td><code>%s</code></td><td>%s</td><td class="%s">%s</td></tr>'
             % (_h(c.get("label")), _h(c.get("friendly_name")), _h(c.get("thumbprint")), _h(c.get("before")),
                "passed" if c.get("passed") else "failed", _h(c.get("proof"))) for c in r["certificates"]]
-    out += ["</table>", "<h2>Timings</h2>", "<table>", "<tr><th>Phase</th><th>Seconds</th></tr>"]
+    out.append("</table>")
+    if stayed:
+        out += ["<h2>Stayed on the source</h2>", "<table>",
+                "<tr><th>Certificate</th><th>Thumbprint (SHA-1)</th><th>Why</th></tr>"]
+        out += ["<tr><td>%s</td><td>%s</td><td>%s</td></tr>"
+                % (_h(c["label"]), "<code>%s</code>" % _h(c["thumbprint"]) if c["thumbprint"] else "", _h(c["why"]))
+                for c in stayed]
+        out.append("</table>")
+    out += ["<h2>Timings</h2>", "<table>", "<tr><th>Phase</th><th>Seconds</th></tr>"]
     out += ["<tr><td>%s</td><td>%s</td></tr>" % (_h(t.get("phase")), _h(t.get("seconds"))) for t in r["timings"]]
     out += ["<tr><th>total</th><th>%s</th></tr>" % _h(r.get("seconds")), "</table>", "</body>", "</html>"]
     return "\n".join(out) + "\n"

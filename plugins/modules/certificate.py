@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: certificate
 short_description: Ensure a Password Secure server's certificates exist in its certificate store
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Ensures that the certificates a Password Secure server makes for itself exist in the server's certificate store,
     or that they do not.
@@ -23,17 +23,34 @@ description:
     C(docs/certificate-kinds.md).
 author:
   - passwordsecure.server contributors (@passwordsecure)
+requirements:
+  - idna on the managed host for non-ASCII names of the SSL connection certificate only (Debian/Ubuntu and RHEL
+    package python3-idna); ASCII names need no library
 extends_documentation_fragment:
   - passwordsecure.server.store
   - passwordsecure.server.store_owner
+  - passwordsecure.server.attributes
+  - passwordsecure.server.attributes.ACTION_GROUP
+  - passwordsecure.server.attributes.FILES
 attributes:
   check_mode:
     support: full
-    description: Reports exactly what a real run would change and writes nothing.
+    details: Reports exactly what a real run would change and writes nothing.
   diff_mode:
     support: full
-    description: Before and after list the store as one line per certificate (kind, identity, thumbprint, subject,
-      expiry); never key material.
+    details:
+      - Before and after list the store as one line per certificate (kind, identity, thumbprint, subject, expiry);
+        never key material.
+      - A path of the store whose mode or owner the task puts right adds a line with its mode, owner and group
+        before and after.
+  idempotent:
+    support: full
+    details: An existing certificate is never regenerated. A generated SSL connection certificate is made anew only
+      when the host's names have changed since (see O(ssl_regenerate)).
+  safe_file_operations:
+    support: partial
+    details: The store is written crash-safe by the collection's own code (temp file, fsync, rename, a journal and a
+      lock), not by Ansible's file functions; its folders are C(0700) and its files C(0600), with the owner given.
 options:
   state:
     description:
@@ -83,8 +100,9 @@ options:
       - The host names and IP addresses of the SSL connection certificate (O(kind=ssl)), for its Subject Alternative
         Name, where clients find the name they connect by. Every one is written as a DNS name, IP addresses too, as
         the product does.
-      - Names are compared without case and in any order; non-ASCII names are written as IDNA A-labels, IPv6
-        addresses in their short form.
+      - Names are compared without case and in any order; non-ASCII names are written as IDNA 2008 A-labels with
+        UTS 46 mapping, as browsers and curl look them up (C(straße.example) is C(xn--strae-oqa.example)), IPv6
+        addresses in their short form. Non-ASCII names need the Python library C(idna) on the managed host.
       - When not given, the module takes the host's name, its fully qualified name and every global-scope address
         that C(ip -o addr show) lists (loopback and link-local addresses are left out). RV(names_source) says
         which.
@@ -306,6 +324,7 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.common impor
 )
 from ansible_collections.passwordsecure.server.plugins.module_utils.crypto import require_cryptography
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import PasswordSecureError
+from ansible_collections.passwordsecure.server.plugins.module_utils.files import attribute_snapshot, store_fix_lines
 from ansible_collections.passwordsecure.server.plugins.module_utils.hostnames import addresses_from_ip, host_names
 from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import (
     DEFAULT_KEY_SIZE,
@@ -351,8 +370,10 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
+    snapshot = attribute_snapshot(p["store_path"]) if module._diff else {}  # for a permission fix in the diff
     try:
         require_cryptography()
+        owner = resolve_owner(p["owner"], p["group"])
         refs = requested_refs(certificates=p["certificates"], kind=p["kind"], identity=p["identity"])
         names = requested_names(certificates=p["certificates"], names=p["names"])
         source = "given"
@@ -368,12 +389,16 @@ def main() -> None:
             exclusive_kinds=p["exclusive_kinds"],
             key_size=p["key_size"],
             store_password=p["store_password"],
-            owner=resolve_owner(p["owner"], p["group"]),
+            owner=owner,
             check_mode=module.check_mode,
             want_diff=module._diff,
         )
     except PasswordSecureError as exc:
         module.fail_json(msg=str(exc))
+    if "diff" in result:
+        before, after = store_fix_lines(result["attributes_fixed"], snapshot, owner)
+        result["diff"]["before"] += before
+        result["diff"]["after"] += after
     if names is not None:
         result["names_source"] = source
     for warning in result.pop("warnings", []):  # the result's warnings, as ansible-core 2.19 wants them

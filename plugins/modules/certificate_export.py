@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: certificate_export
 short_description: Export a Password Secure server's certificates as password-protected PKCS#12
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Exports certificates with their private keys from a Password Secure server's certificate store as PKCS#12 (.pfx),
     as the product's certificate manager does, either all into one file or each into its own file.
@@ -21,18 +21,34 @@ description:
 author:
   - passwordsecure.server contributors (@passwordsecure)
 requirements:
-  - asn1crypto >= 1.5 on the managed host (Debian/Ubuntu package python3-asn1crypto)
+  - "asn1crypto >= 1.4 on the managed host (Debian/Ubuntu package python3-asn1crypto; RHEL: python3-asn1crypto
+    from EPEL)"
 extends_documentation_fragment:
   - passwordsecure.server.store
   - ansible.builtin.files
+  - passwordsecure.server.attributes
+  - passwordsecure.server.attributes.ACTION_GROUP
+  - passwordsecure.server.attributes.FILES
 attributes:
   check_mode:
     support: full
-    description: Reports which files would be written; writes nothing.
+    details: Reports which files would be written; writes nothing.
   diff_mode:
     support: full
-    description: Lists, per file written, the certificates it will hold (kind, identity, thumbprint, subject, expiry);
-      never key material.
+    details:
+      - Lists, per file written, the certificates it will hold (kind, identity, thumbprint, subject, expiry); never
+        key material.
+      - A file that holds the right certificates but whose mode, owner or group the task puts right adds a line
+        with them before and after.
+  idempotent:
+    support: full
+    details: A destination that holds exactly the selected certificates, each with its key, is left as it is
+      (compared by thumbprint and key, since PKCS#12 bytes differ on every write). O(return_content) returns
+      new bytes each run but changes nothing.
+  safe_file_operations:
+    support: full
+    details: Each file is written to a temp file in its destination's folder (mode C(0600)), synced and moved into
+      place with Ansible's atomic move; then mode, owner, group and SELinux context are set as the options say.
 options:
   database:
     description:
@@ -324,7 +340,9 @@ def main() -> None:
             b for b in (write_file(module, path, data, backup=p["backup"]) for path, data in writes) if b]
         for item in result["files"]:
             if not (module.check_mode and item["changed"]):
-                result["changed"] = apply_attributes(module, item["path"], result["changed"])
+                # A permission fix of a file whose content stays shows in the diff; a file written anew shows as such.
+                result["changed"] = apply_attributes(module, item["path"], result["changed"],
+                                                     None if item["changed"] else result["diff"])
     except PasswordSecureError as exc:
         module.fail_json(msg=str(exc))
     if not module._diff:

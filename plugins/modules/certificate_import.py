@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: certificate_import
 short_description: Import a Password Secure server's certificates from PKCS#12 into its certificate store
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Imports the certificates of a PKCS#12 (.pfx) file, with their private keys, into a Password Secure server's
     certificate store; the file and its password, as the product's certificate manager takes them.
@@ -39,19 +39,31 @@ description:
 author:
   - passwordsecure.server contributors (@passwordsecure)
 requirements:
-  - asn1crypto >= 1.5 on the managed host (Debian/Ubuntu package python3-asn1crypto)
+  - "asn1crypto >= 1.4 on the managed host (Debian/Ubuntu package python3-asn1crypto; RHEL: python3-asn1crypto
+    from EPEL)"
 extends_documentation_fragment:
   - passwordsecure.server.store
   - passwordsecure.server.store_owner
+  - passwordsecure.server.attributes
+  - passwordsecure.server.attributes.ACTION_GROUP
+  - passwordsecure.server.attributes.FILES
 attributes:
   check_mode:
     support: full
-    description: Reads and checks the file (or every file of O(directory)), reports what would be imported; writes
+    details: Reads and checks the file (or every file of O(directory)), reports what would be imported; writes
       nothing.
   diff_mode:
     support: full
-    description: Before and after as one line per certificate (kind, identity, thumbprint, subject, expiry); never key
+    details: Before and after as one line per certificate (kind, identity, thumbprint, subject, expiry); never key
       material.
+  idempotent:
+    support: full
+    details: A certificate the store holds already (the same thumbprint) is not imported again.
+  safe_file_operations:
+    support: partial
+    details: The store is written crash-safe by the collection's own code (temp file, fsync, rename, a journal and a
+      lock, one commit for all files), not by Ansible's file functions; its folders are C(0700) and its files
+      C(0600), with the owner given.
 options:
   path:
     description:

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: certificate_info
 short_description: Report the certificates a Password Secure server's certificate store holds
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the certificates in a Password Secure server's certificate store, optionally filtered by kind and identity.
   - Reads the store's index and checks every entry file against it; never parses, decrypts or returns a private key,
@@ -17,13 +17,18 @@ author:
   - passwordsecure.server contributors (@passwordsecure)
 extends_documentation_fragment:
   - passwordsecure.server.store
+  - passwordsecure.server.attributes
+  - passwordsecure.server.attributes.ACTION_GROUP
 attributes:
   check_mode:
     support: full
-    description: Reads only; runs the same in check mode.
+    details: Reads only; runs the same in check mode.
   diff_mode:
     support: none
-    description: Changes nothing, so there is nothing to show.
+    details: Changes nothing, so there is nothing to show.
+  idempotent:
+    support: full
+    details: Reads only; C(changed) is always V(false).
 options:
   kind:
     description:
@@ -34,9 +39,16 @@ options:
     description:
       - Only the certificate with this identity; needs O(kind).
     type: str
+  warn_missing_store:
+    description:
+      - Warn when O(store_path) holds no store, which is most often a mistyped path.
+      - V(false) for a host where no store is expected yet, such as a new server.
+    type: bool
+    default: true
 notes:
   - O(store_password) is not needed to list a store; when given, it is not checked.
-  - A store_path that does not exist reads as an empty store (RV(store_exists) is V(false)).
+  - A store_path that does not exist reads as an empty store (RV(store_exists) is V(false)), with a warning unless
+    O(warn_missing_store=false).
 seealso:
   - module: passwordsecure.server.certificate
 """
@@ -229,11 +241,13 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.common impor
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import PasswordSecureError, StoreError
 from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import KIND_NAMES
 from ansible_collections.passwordsecure.server.plugins.module_utils.manage import info
+from ansible_collections.passwordsecure.server.plugins.module_utils.store import INDEX_NAME
 
 ARGUMENT_SPEC = argument_spec(
     STORE_ARGS,
     kind={"type": "str", "choices": list(KIND_NAMES)},
     identity={"type": "str"},
+    warn_missing_store={"type": "bool", "default": True},
 )
 
 
@@ -255,13 +269,23 @@ def free_bytes(path: str) -> int:
             return found.f_bavail * found.f_frsize
 
 
+def missing_store_warning(store_path: str) -> str:
+    """What to say about a store_path that holds no store (``store_exists`` false)."""
+    found = " (the directory holds no %s)" % INDEX_NAME if os.path.isdir(store_path) else ""
+    return ("the certificate store at %s does not exist%s; check store_path (it lists no certificates; a new "
+            "server's store is made by the first certificate written to it)" % (store_path, found))
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_by={"identity": "kind"}, supports_check_mode=True)
+    p = module.params
     try:
-        result = info(module.params["store_path"], kind=module.params["kind"], identity=module.params["identity"])
-        result["free_bytes"] = free_bytes(module.params["store_path"])
+        result = info(p["store_path"], kind=p["kind"], identity=p["identity"])
+        result["free_bytes"] = free_bytes(p["store_path"])
     except PasswordSecureError as exc:
         module.fail_json(msg=str(exc))
+    if not result["store_exists"] and p["warn_missing_store"]:
+        module.warn(missing_store_warning(p["store_path"]))
     module.exit_json(**result)
 
 

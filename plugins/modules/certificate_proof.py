@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: certificate_proof
 short_description: Prove that a host holds the private keys of a Password Secure server's certificates
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Equal thumbprints show that two hosts hold the same certificates; this module shows that a host also holds
     each certificate's private key, without any key leaving it.
@@ -24,13 +24,19 @@ author:
   - passwordsecure.server contributors (@passwordsecure)
 extends_documentation_fragment:
   - passwordsecure.server.store
+  - passwordsecure.server.attributes
+  - passwordsecure.server.attributes.ACTION_GROUP
 attributes:
   check_mode:
     support: full
-    description: Reads only; runs the same in check mode.
+    details: Reads only; runs the same in check mode.
   diff_mode:
     support: none
-    description: Changes nothing, so there is nothing to show.
+    details: Changes nothing, so there is nothing to show.
+  idempotent:
+    support: full
+    details: Reads only; C(changed) is always V(false). Each challenge holds a fresh random nonce, so the challenges
+      differ from run to run.
 options:
   mode:
     description:

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: relocation_report
 short_description: Write the report of a database relocation as Markdown and HTML on the controller
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Writes the report of a relocation made by the role P(passwordsecure.server.database_relocation#role) from its
     result C(database_relocation_result). The report holds a summary (status, hosts, stores, databases, counts,
@@ -23,23 +23,39 @@ description:
     write a report again, for example from a result saved as JSON.
 author:
   - passwordsecure.server contributors (@passwordsecure)
+extends_documentation_fragment:
+  - passwordsecure.server.attributes
+  - passwordsecure.server.attributes.FILES
 attributes:
   action:
     support: full
-    description: Runs on the controller; the task's host and connection are not used.
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on
+      the controller.
+    details: Runs on the controller, in the C(ansible-playbook) process; the task's host and connection are not used.
+  action_group:
+    support: none
+    description: Action is part of action_group(s), for convenient setting of module_defaults.
+    membership: []
+    details: Not in C(group/passwordsecure.server.certificates); it has none of the store's options.
   async:
     support: none
-    description: Takes milliseconds; there is nothing to wait for.
+    description: Supports being used with the C(async) keyword.
+    details: Takes milliseconds; there is nothing to wait for.
   check_mode:
     support: full
-    description: Writes nothing and reports whether it would write.
+    details: Writes nothing (no file, no directory) and reports in RV(written) what it would write.
   diff_mode:
     support: none
-    description: A report has hundreds of lines; RV(written) names the files that would change.
-  platform:
+    details: A report has hundreds of lines; RV(written) names the files that would change.
+  idempotent:
     support: full
-    platforms: posix
-    description: The controller, where C(ansible-playbook) runs.
+    details: A file that holds the same report already is left alone.
+  platform:
+    details: The controller, where C(ansible-playbook) runs.
+  safe_file_operations:
+    support: partial
+    details: Each file is written to a temp file in its folder, synced and renamed into place by the collection's own
+      code, not by Ansible's file functions; a missing folder is made C(0750), the files are C(0640).
 options:
   result:
     description:
@@ -49,6 +65,9 @@ options:
         C(started), C(source_store), C(target_store), C(conflicts), C(imported), C(rolled_back),
         C(removed_from_source), C(backup), C(ssl) (the target's own SSL connection certificate, which never
         moves), C(timings) and C(seconds) are shown when present.
+      - What stayed on the source is listed from C(certificates), C(removed_from_source), C(remove_from_source)
+        (whether the clean-up was on) and C(source_ssl) (the source's SSL connection certificate, which never
+        moves), with the reason for each.
     type: dict
     required: true
   markdown:

@@ -33,7 +33,9 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def v2_runner_on_ok(self, result) -> None:
-        facts = result.result.get("ansible_facts") or {}
+        # ansible-core 2.19 names the task's result `result`; older cores only have `_result`.
+        task_result = result.result if hasattr(result, "result") else result._result
+        facts = task_result.get("ansible_facts") or {}
         path = os.environ.get("PSR_RELOCATION_RESULT")
         if path and "database_relocation_result" in facts:
             with open(path, "w", encoding="utf-8") as handle:

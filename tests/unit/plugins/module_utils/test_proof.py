@@ -337,10 +337,10 @@ def test_the_answer_decrypts_a_challenge_that_openssl_made(tmp_path):
 FLAG_SCRIPT = """
 import json, sys
 from cryptography.hazmat.backends import default_backend
-from ansible_collections.passwordsecure.server.plugins.module_utils import proof
+from ansible_collections.passwordsecure.server.plugins.module_utils import crypto
 backend = default_backend()
 seen = [getattr(backend, "_rsa_skip_check_key", None)]
-with proof.fast_rsa_loading() as options:
+with crypto.fast_rsa_loading() as options:
     seen.append(getattr(backend, "_rsa_skip_check_key", None))
     seen.append(options)
 seen.append(getattr(backend, "_rsa_skip_check_key", None))
@@ -350,8 +350,8 @@ print(json.dumps(seen))
 
 def test_fast_rsa_loading_skips_the_primality_tests_and_restores_the_backend(tmp_path):
     """cryptography >= 39: the documented keyword; 38 (Debian's Python): its backend's flag, set and put back."""
-    with proof.fast_rsa_loading() as options:
-        if crypto.cryptography_version() >= (39, 0):
+    with crypto.fast_rsa_loading() as options:
+        if crypto.SKIPS_RSA_KEY_VALIDATION:
             assert options == {"unsafe_skip_rsa_key_validation": True}
     found = old_python.cryptography_of(tmp_path)
     if found is None or not found[0].startswith("38."):

@@ -356,3 +356,121 @@ def test_the_ssl_row_escapes_its_names_and_thumbprint():
     assert html_rows == [[SSL_ROW, text]]
     assert read_html(report.html_page(value)).tags == {"html", "head", "meta", "title", "style", "body", "h1", "h2",
                                                        "table", "tr", "th", "td", "code"}
+
+
+# --------------------------------------------------------------------------- what stayed on the source
+
+SOURCE_SSL = {"thumbprint": "D" * 40, "origin": "generated", "names": ["psr1.example.com", "192.0.2.10"]}
+STAYED_SSL = ("the source's SSL connection certificate (generated; names psr1.example.com, 192.0.2.10)", None,
+              "never moves: each server has its own SSL connection certificate, for its own names")
+NO_CLEANUP = "on the target too; kept on the source: clean-up is off (database_relocation_remove_from_source)"
+SHARED = "on the target too; kept on the source: server-wide, the source's other databases need it"
+
+
+def relocated(**changes) -> dict:
+    """A relocation of db0, db1 and db2 (db2 moved by an earlier run) with a master key and the server
+    encryption certificate, as the role's result has it."""
+    value = result(3, **changes)
+    value["certificates"][2]["on_target"] = "moved"
+    for row in value["certificates"][:2]:
+        row["on_target"] = "absent"
+    value["certificates"] += [
+        dict(certificate(7, label="master key certificate 'corp.example.com'"), kind="master_key",
+             identity="corp.example.com", on_target="same"),
+        dict(certificate(8, label="server encryption certificate"), kind="server_encryption", identity=None,
+             on_target="absent"),
+    ]
+    return value
+
+
+def stayed(value: dict) -> list[tuple]:
+    return [(c["label"], c["thumbprint"], c["why"]) for c in report.stayed_on_source(value)]
+
+
+def stayed_sections(value: dict) -> tuple[list[str], list[list[str]]]:
+    """The rows of the section "Stayed on the source" in both formats: Markdown lines, HTML cells."""
+    text = report.markdown(value)
+    section = text.split("## Stayed on the source\n", 1)[1].split("\n## ", 1)[0] if "## Stayed" in text else ""
+    md = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| Certificate |")]
+    page = report.html_page(value)
+    part = page.split("<h2>Stayed on the source</h2>", 1)[1].split("<h2>", 1)[0] if "<h2>Stayed" in page else ""
+    return md, read_html(part).rows[1:]  # the heading row left out
+
+
+def test_without_clean_up_everything_but_a_database_moved_earlier_stayed_and_why():
+    value = relocated(remove_from_source=False, source_ssl=SOURCE_SSL)
+    assert stayed(value) == [
+        ("database 'db0'", "%040X" % 0, NO_CLEANUP),
+        ("database 'db1'", "%040X" % 1, NO_CLEANUP),
+        ("master key certificate 'corp.example.com'", "%040X" % 7, SHARED),
+        ("server encryption certificate", "%040X" % 8, SHARED),
+        STAYED_SSL,
+    ]
+    text = report.markdown(value)
+    assert "| Stayed on the source | 5 certificates, listed below |" in text
+    md, html_rows = stayed_sections(value)
+    assert md[0] == "| database 'db0' | `%040X` | %s |" % (0, NO_CLEANUP)
+    assert md[-1] == "| %s |  | %s |" % (report._md(STAYED_SSL[0]), STAYED_SSL[2])
+    assert html_rows == [[label, thumbprint or "", why] for label, thumbprint, why in stayed(value)]
+    # The source's SSL certificate is named by its names, never its thumbprint; the rows of the certificates
+    # that travelled are still one per certificate, five cells each.
+    assert "D" * 40 not in text and "D" * 40 not in report.html_page(value)
+    assert len(MD_ROW.findall(text)) == 5
+    assert text.index("## Certificates") < text.index("## Stayed on the source") < text.index("## Timings")
+
+
+def test_with_clean_up_the_removed_databases_left_and_the_server_wide_ones_stayed():
+    value = relocated(remove_from_source=True, removed_from_source=["db0", "db1"], source_ssl=SOURCE_SSL)
+    assert stayed(value) == [
+        ("master key certificate 'corp.example.com'", "%040X" % 7, SHARED),
+        ("server encryption certificate", "%040X" % 8, SHARED),
+        STAYED_SSL,
+    ]
+    assert "| Removed from the source | db0, db1 |" in report.markdown(value)
+    assert "| Stayed on the source | 3 certificates, listed below |" in report.markdown(value)
+
+
+def test_a_failed_relocation_left_everything_on_the_source_but_what_its_clean_up_removed():
+    value = relocated(status="failed", failed_phase="cleanup", failure="unreachable", remove_from_source=True,
+                      removed_from_source=["db0"])
+    assert stayed(value) == [
+        ("database 'db1'", "%040X" % 1, "the relocation failed, so the source keeps it"),
+        ("master key certificate 'corp.example.com'", "%040X" % 7, "the relocation failed, so the source keeps it"),
+        ("server encryption certificate", "%040X" % 8, "the relocation failed, so the source keeps it"),
+    ]
+
+
+def test_a_result_that_does_not_say_whether_the_clean_up_ran_says_no_more_than_it_knows():
+    value = relocated()  # no remove_from_source, no source_ssl: a result from before they were reported
+    assert [why for _label, _thumbprint, why in stayed(value)] == [
+        "on the target too; not removed from the source", "on the target too; not removed from the source",
+        SHARED, SHARED]
+
+
+def test_nothing_stayed_says_nothing_and_has_no_section():
+    value = result(2, remove_from_source=True, removed_from_source=["db0", "db1"])
+    assert stayed(value) == []
+    assert "| Stayed on the source | nothing |" in report.markdown(value)
+    assert "## Stayed on the source" not in report.markdown(value)
+    assert "<h2>Stayed on the source</h2>" not in report.html_page(value)
+    assert ["Stayed on the source", "nothing"] in read_html(report.html_page(value)).rows
+
+
+def test_what_stayed_is_text_never_markup():
+    value = relocated(remove_from_source=False, source_ssl={"origin": "own", "names": [NASTY]})
+    value["certificates"][0]["label"] = NASTY
+    md, html_rows = stayed_sections(value)
+    assert "<b>" not in "\n".join(md) and all(line.count(" | ") == 2 for line in md)
+    assert unmd(md[0].split(" | ")[0][2:]) == NASTY
+    assert html_rows[0] == [NASTY, "%040X" % 0, NO_CLEANUP]
+    assert html_rows[-1][0] == "the source's SSL connection certificate (your own; names %s)" % NASTY
+    assert "<b>" not in report.html_page(value)
+
+
+@pytest.mark.parametrize(("status", "css"), [("succeeded", "passed"), ("failed", "failed")])
+def test_the_result_is_coloured_as_the_proofs_are(status, css):
+    page = report.html_page(result(1, status=status))
+    assert '<tr><th>Result</th><td class="%s">%s</td></tr>' % (css, status) in page
+    # The classes that colour a passed and a failed proof, the only ones the page styles.
+    assert ".%s { color: " % css in page
+    assert '<td class="passed">passed</td>' in page
