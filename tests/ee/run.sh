@@ -29,16 +29,9 @@ export PYTHONWARNINGS="ignore:DSA is deprecated${PYTHONWARNINGS:+,$PYTHONWARNING
 
 die() { printf 'tests/ee/run.sh: %s\n' "$*" >&2; exit 2; }
 
-stamp=$(cat "$root/requirements.txt" "$here/requirements.txt" | sha256sum | cut -c1-16)
-if [ "$(cat "$venv/.stamp" 2>/dev/null)" != "$stamp" ]; then
-  echo "making the virtual environment $venv (once)"
-  rm -rf "$venv"
-  "$python" -m venv "$venv" || die "python -m venv failed"
-  "$venv/bin/python" -m pip install -q --upgrade pip 2>/dev/null >&2
-  "$venv/bin/python" -m pip install -q -r "$here/requirements.txt" 2> >(grep -v '^WARNING: Location' >&2) \
-    || die "pip install -r tests/ee/requirements.txt failed"
-  echo "$stamp" > "$venv/.stamp"
-fi
+# shellcheck source=tests/utils/venv.sh
+. "$root/tests/utils/venv.sh"
+ensure_venv "$venv" "$python" "$here/requirements.txt" "$root/requirements.txt" || die "no virtual environment $venv"
 export PATH="$venv/bin:$PATH"
 [ "${1:-}" = --prepare ] && exit 0  # tests/run makes the venv in the background first
 
