@@ -54,8 +54,9 @@ RUN_OUTPUTS = [
     "ansible-navigator.log",
     "playbooks/demo-artifact-2026-01-01T00:00:00.000000+00:00.json",
     "relocate_database-artifact-2026-01-01T00:00:00.000000+00:00.json",
-    "passwordsecure-server-0.1.0.tar.gz",
+    "passwordsecure-server-1.0.0.tar.gz",
     "benchmarks/relocation.log",
+    "changelogs/.plugin-cache.yaml",
 ]
 
 
