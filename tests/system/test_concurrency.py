@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import store as store_lib
@@ -22,11 +23,12 @@ from ansible_collections.passwordsecure.server.plugins.module_utils import store
 SHARED = [("server_encryption", ""), ("master_key", "corp.example.com"), ("database", "shared")]
 
 # A reader in its own process: store.load in a loop until told to stop. Until the index exists it
-# does not pause at all, to catch a first writer's commit in the act.
+# does not pause at all, to catch a first writer's commit in the act. After its first load it says it is
+# ready, so that the writers start only once it has seen the state before them.
 READER = r"""
 import json, os, sys, time
 from ansible_collections.passwordsecure.server.plugins.module_utils import store
-path, stop, out = sys.argv[1:4]
+path, stop, out, ready = sys.argv[1:5]
 states, errors, loads = set(), [], 0
 while not os.path.exists(stop):
     try:
@@ -35,6 +37,8 @@ while not os.path.exists(stop):
     except Exception as exc:
         errors.append("%s: %s" % (type(exc).__name__, exc))
     loads += 1
+    if loads == 1:
+        open(ready, "w").close()
     if os.path.exists(os.path.join(path, "index.json")):
         time.sleep(0.001)
 with open(out, "w") as handle:
@@ -49,14 +53,23 @@ class Readers:
         self.t, self.workdir, self.store = t, workdir, store
         self.stop = workdir / "stop-readers"
         self.out = workdir / "reader.json"
+        self.ready = workdir / "reader-ready"
         self.infos: list[dict] = []
         self.info_errors: list[str] = []
         self.done = threading.Event()
 
     def __enter__(self) -> Readers:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", READER, str(self.store), str(self.stop), str(self.out)], env=self.t.module_env()
+            [sys.executable, "-c", READER, str(self.store), str(self.stop), str(self.out), str(self.ready)],
+            env=self.t.module_env(),
         )
+        # On a busy machine the reader's start can take longer than a writer's whole run: wait for its first load,
+        # or the test would miss the state before the writers by chance, not by a fault of the store.
+        deadline = time.monotonic() + 60
+        while not self.ready.exists():
+            assert self.process.poll() is None, "the reader process ended before its first load"
+            assert time.monotonic() < deadline, "the reader process made no load in 60 s"
+            time.sleep(0.01)
         self.thread = threading.Thread(target=self._infos)
         self.thread.start()
         return self
