@@ -61,11 +61,21 @@ _Out = TypeVar("_Out")
 __all__ = [
     "HAS_CRYPTOGRAPHY",
     "PBKDF2HMAC",
+    "Cipher",
+    "InvalidSignature",
     "UnsupportedAlgorithm",
     "ExtendedKeyUsageOID",
     "NameOID",
     "TripleDES",
+    "algorithms",
+    "block_padding",
+    "ec",
+    "ed448",
+    "ed25519",
     "hashes",
+    "hmac",
+    "modes",
+    "padding",
     "rsa",
     "serialization",
     "x509",
@@ -74,10 +84,11 @@ __all__ = [
 try:
     import cryptography
     from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding as _padding
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, hmac, serialization
+    from cryptography.hazmat.primitives import padding as block_padding  # PKCS#7 padding of block ciphers
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
     from cryptography.hazmat.primitives.serialization import pkcs12 as _pkcs12
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
@@ -90,8 +101,10 @@ except ImportError:
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR: str | None = traceback.format_exc()
     x509 = hashes = serialization = rsa = PBKDF2HMAC = NameOID = ExtendedKeyUsageOID = None  # type: ignore[assignment]
-    UnsupportedAlgorithm = TripleDES = None  # type: ignore[assignment,misc]
-    _padding = _pkcs12 = SignatureAlgorithmOID = None  # type: ignore[assignment]
+    hmac = block_padding = ec = ed448 = ed25519 = padding = None  # type: ignore[assignment]
+    Cipher = algorithms = modes = None  # type: ignore[assignment,misc]
+    InvalidSignature = UnsupportedAlgorithm = TripleDES = None  # type: ignore[assignment,misc]
+    _pkcs12 = SignatureAlgorithmOID = None  # type: ignore[assignment]
 else:
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None
@@ -380,12 +393,12 @@ def signature_parameters(cert: Any) -> tuple[Any, Any]:
     try:
         if hasattr(type(cert), "signature_algorithm_parameters"):
             parameters = cert.signature_algorithm_parameters
-            if not isinstance(parameters, (_padding.PKCS1v15, _padding.PSS)):
-                parameters = _padding.PKCS1v15()
+            if not isinstance(parameters, (padding.PKCS1v15, padding.PSS)):
+                parameters = padding.PKCS1v15()
             return cert.signature_hash_algorithm, parameters
         if cert.signature_algorithm_oid == SignatureAlgorithmOID.RSASSA_PSS:
             return _pss_parameters(cert)
-        return cert.signature_hash_algorithm, _padding.PKCS1v15()
+        return cert.signature_hash_algorithm, padding.PKCS1v15()
     except UnsupportedAlgorithm:
         raise UnsupportedAlgorithm(_UNSUPPORTED_SIGNATURE) from None
 
@@ -405,8 +418,8 @@ def _pss_parameters(cert: Any) -> tuple[Any, Any]:
     if (mgf["algorithm"] != "mgf1" or hash_name not in _PSS_HASHES or mgf_hash not in _PSS_HASHES
             or trailer != "trailer_field_bc" or not isinstance(salt_length, int)):
         raise UnsupportedAlgorithm(_UNSUPPORTED_SIGNATURE)
-    mgf1 = _padding.MGF1(getattr(hashes, _PSS_HASHES[mgf_hash])())
-    return getattr(hashes, _PSS_HASHES[hash_name])(), _padding.PSS(mgf=mgf1, salt_length=salt_length)
+    mgf1 = padding.MGF1(getattr(hashes, _PSS_HASHES[mgf_hash])())
+    return getattr(hashes, _PSS_HASHES[hash_name])(), padding.PSS(mgf=mgf1, salt_length=salt_length)
 
 
 # --------------------------------------------------------------------------- dates, fingerprints, keys, threads

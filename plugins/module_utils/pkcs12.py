@@ -71,7 +71,18 @@ from hmac import compare_digest
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto
-from ansible_collections.passwordsecure.server.plugins.module_utils.crypto import TripleDES
+from ansible_collections.passwordsecure.server.plugins.module_utils.crypto import (  # None without cryptography
+    PBKDF2HMAC,
+    Cipher,
+    TripleDES,
+    UnsupportedAlgorithm,
+    algorithms,
+    block_padding,
+    hashes,
+    hmac,
+    modes,
+    serialization,
+)
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import PasswordSecureError
 
 try:
@@ -82,14 +93,6 @@ except ImportError:
 else:
     HAS_ASN1CRYPTO = True
     ASN1CRYPTO_IMPORT_ERROR = None
-
-try:
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import hashes, hmac, padding, serialization
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-except ImportError:
-    pass  # crypto.require_cryptography() says what is missing
 
 PROFILES = ("modern", "compatibility")
 MAX_PFX_SIZE = 64 * 1024 * 1024
@@ -243,12 +246,12 @@ def _crypt(name: str, key: bytes, iv: bytes, data: bytes, encrypt: bool) -> byte
     algorithm = _block_cipher(name, key)
     cipher = Cipher(algorithm, modes.CBC(iv))
     if encrypt:
-        padder = padding.PKCS7(algorithm.block_size).padder()
+        padder = block_padding.PKCS7(algorithm.block_size).padder()
         encryptor = cipher.encryptor()
         return encryptor.update(padder.update(data) + padder.finalize()) + encryptor.finalize()
     decryptor = cipher.decryptor()
     padded = decryptor.update(data) + decryptor.finalize()
-    unpadder = padding.PKCS7(algorithm.block_size).unpadder()
+    unpadder = block_padding.PKCS7(algorithm.block_size).unpadder()
     return unpadder.update(padded) + unpadder.finalize()
 
 

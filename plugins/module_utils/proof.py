@@ -51,11 +51,6 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import
     profile_of,
 )
 
-try:
-    from cryptography.hazmat.primitives.asymmetric import padding
-except ImportError:
-    padding = None  # type: ignore[assignment]
-
 PROOF_LABEL = b"passwordsecure.server proof v1\0"
 NONCE_SIZE = 32
 CHALLENGE_KEYS = ("kind", "identity", "thumbprint", "challenge")
@@ -64,8 +59,8 @@ _FIX = "pass the challenges list of a passwordsecure.server.certificate_proof ru
 
 
 def _oaep():
-    return padding.OAEP(mgf=padding.MGF1(algorithm=crypto.hashes.SHA256()), algorithm=crypto.hashes.SHA256(),
-                        label=None)
+    return crypto.padding.OAEP(mgf=crypto.padding.MGF1(algorithm=crypto.hashes.SHA256()),
+                               algorithm=crypto.hashes.SHA256(), label=None)
 
 
 def digest(nonce: bytes) -> str:

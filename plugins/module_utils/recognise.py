@@ -85,13 +85,6 @@ from ansible_collections.passwordsecure.server.plugins.module_utils.kinds import
 )
 
 try:
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
-except ImportError:
-    InvalidSignature = UnsupportedAlgorithm = None  # type: ignore[assignment,misc]
-    ec = ed448 = ed25519 = None  # type: ignore[assignment]
-
-try:
     from asn1crypto import keys as asn1_keys
 except ImportError:
     HAS_ASN1CRYPTO = False
@@ -274,16 +267,16 @@ def signature_problem(cert: Any, public_key: Any) -> str | None:
         hash_algorithm, rsa_padding = crypto.signature_parameters(cert)  # PKCS#1 v1.5 or PSS, on every version
         if isinstance(public_key, crypto.rsa.RSAPublicKey):
             public_key.verify(cert.signature, cert.tbs_certificate_bytes, rsa_padding, hash_algorithm)
-        elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hash_algorithm))
-        elif isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        elif isinstance(public_key, crypto.ec.EllipticCurvePublicKey):
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, crypto.ec.ECDSA(hash_algorithm))
+        elif isinstance(public_key, (crypto.ed25519.Ed25519PublicKey, crypto.ed448.Ed448PublicKey)):
             public_key.verify(cert.signature, cert.tbs_certificate_bytes)
         else:
             key_type = crypto.key_description(public_key)[0]
             return "its %s key is of a type a Password Secure server does not use" % key_type
-    except InvalidSignature:
+    except crypto.InvalidSignature:
         return "its signature does not verify with its own public key, so another key signed it"
-    except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
+    except (crypto.UnsupportedAlgorithm, ValueError, TypeError) as exc:
         return "its signature algorithm (%s) can't be checked (%s)" % (cert.signature_algorithm_oid.dotted_string, exc)
     return None
 
@@ -292,7 +285,7 @@ def _public_key(cert: Any, shown: object) -> Any:
     """The certificate's public key, or CertificateRefusedError when its key field can't be read."""
     try:
         return cert.public_key()
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError, crypto.UnsupportedAlgorithm):
         # No detail from the parser: a message about a key's bytes helps nobody here.
         raise CertificateRefusedError(
             "%s holds a public key that can't be read (damaged, or of a type cryptography does not know); a "
@@ -490,7 +483,7 @@ def check_key_matches(certificate_der: bytes, private_key_der: bytes, *, public_
     if isinstance(public_key, crypto.rsa.RSAPublicKey):
         key = _read_rsa_key(private_key_der, shown)
         problem = _rsa_problem(key, public_key.public_numbers())
-    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+    elif isinstance(public_key, crypto.ec.EllipticCurvePublicKey):
         problem = _ec_problem(_load_with_cryptography(private_key_der, shown), public_key)
     else:
         raise CertificateRefusedError(
@@ -548,7 +541,7 @@ def _read_rsa_key(der: bytes, shown: object) -> _RsaKey | str:
 def _load_with_cryptography(der: bytes, shown: object, skip_rsa_validation: bool = False) -> Any:
     try:
         return crypto.load_der_private_key(bytes(der), skip_rsa_validation=skip_rsa_validation)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError, crypto.UnsupportedAlgorithm):
         raise _unreadable(shown) from None
 
 
@@ -570,7 +563,7 @@ def _rsa_problem(key: _RsaKey | str, public: Any) -> str | None:
 
 
 def _ec_problem(key: Any, public_key: Any) -> str | None:
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
+    if not isinstance(key, crypto.ec.EllipticCurvePrivateKey):
         return "is of type %s, but the certificate holds an EC public key" % crypto.key_description(key.public_key())[0]
     mine, theirs = key.public_key().public_numbers(), public_key.public_numbers()
     if mine.curve.name != theirs.curve.name or (mine.x, mine.y) != (theirs.x, theirs.y):

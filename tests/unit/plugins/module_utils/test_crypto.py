@@ -1,12 +1,15 @@
-"""crypto: parallel_map (the loop's results and first error, on threads); the floors and the one message for a
-host below them; the bridges over what older cryptography versions lack, each run against the newest."""
+"""crypto: the one doorway to cryptography (no other file imports it or reads its version); parallel_map (the
+loop's results and first error, on threads); the floors and the one message for a host below them; the bridges
+over what older cryptography versions lack, each run against the newest."""
 
 from __future__ import annotations
 
+import ast
 import datetime
 import sys
 import threading
 import types
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -18,6 +21,32 @@ from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from ansible_collections.passwordsecure.server.plugins.module_utils import crypto
 from ansible_collections.passwordsecure.server.plugins.module_utils.errors import DependencyError
+
+PLUGINS = Path(crypto.__file__).resolve().parents[1]
+
+
+def _imported_modules(tree: ast.AST) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.append(node.module or "")
+    return names
+
+
+def test_crypto_is_the_only_file_that_imports_cryptography_or_reads_its_version():
+    importers, version_readers = set(), set()
+    for path in sorted(PLUGINS.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        name = str(path.relative_to(PLUGINS.parent))
+        if any(module == "cryptography" or module.startswith("cryptography.")
+               for module in _imported_modules(ast.parse(source, name))):
+            importers.add(name)
+        if "__version__" in source or "crypto._VERSION" in source:
+            version_readers.add(name)
+    assert importers == {"plugins/module_utils/crypto.py"}
+    assert version_readers <= {"plugins/module_utils/crypto.py"}
 
 
 def test_results_come_in_order_from_several_threads(monkeypatch):
