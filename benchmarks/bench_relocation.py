@@ -18,7 +18,7 @@ the cryptography another distribution ships, such as ``cryptography-36`` for RHE
 - the split of the wall time: the modules' own work (the same modules with the same inputs run as processes
   on the same host, minus the process start), their process starts, the transfer of the same bytes over
   SSH, and the rest: Ansible's overhead;
-- against the target of issue 4, section 7: under 15 s for 1,000 certificates.
+- against the target: under 15 s for 1,000 certificates.
 
 The source's store is made beforehand with the ``certificate`` module and not timed (key generation does
 not count). ``benchmarks/README.md`` explains every row. Nothing here asserts a time: the target is

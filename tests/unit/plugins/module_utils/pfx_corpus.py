@@ -1,4 +1,4 @@
-"""Certificates, stores and bad PKCS#12 files for the export and import tests (issue 3, section 3).
+"""Certificates, stores and bad PKCS#12 files for the export and import tests.
 
 Everything is made at test time; no binary is committed. Keys and certificates are made once,
 when this module is imported (ansible-test runs each test in a fork, so a wider fixture would be

@@ -1,4 +1,4 @@
-"""Your own (CA-issued) SSL connection certificate, issue 5 §1 and §4, at the module_utils level.
+"""Your own (CA-issued) SSL connection certificate, at the module_utils level.
 
 The openssl command is the independent maker and reader: a session fixture makes a CA hierarchy with it
 (root CA -> intermediate CA -> leaf with SAN DNS names and EKU serverAuth, RSA 2048), an EC P-256 leaf, an

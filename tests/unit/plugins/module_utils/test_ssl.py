@@ -1,4 +1,4 @@
-"""The SSL connection certificate (kind ssl), issue 5 step 1: generated for the host's names, never moved.
+"""The SSL connection certificate (kind ssl): generated for the host's names, never moved.
 
 generate() with names, manage.ensure() with names and ssl_regenerate, recognise(), the store's names
 field, and export/import leaving it out. openssl (``x509 -noout -text``) reads the certificates as the

@@ -2,7 +2,7 @@
 
 Stores are written with the store's own writer; every PKCS#12 file is made at test time
 (``pfx_corpus``). Files an export writes are read back with ``read_pfx`` and checked key against
-certificate; the bad-input corpus of issue 3 section 3 runs through ``import_`` with the target
+certificate; the bad-input corpus of pfx_corpus.py runs through ``import_`` with the target
 store compared byte for byte before and after.
 """
 

@@ -1,4 +1,4 @@
-"""Every module on the managed-host Pythons the distributions ship (issue 12, section 2).
+"""Every module on the managed-host Pythons the distributions ship (the README's support table).
 
 The same scenario runs as real module processes with each host Python: cryptography 3.4.8 and
 asn1crypto 1.4.0 (Ubuntu 22.04), 36.0.1 (RHEL 9), Debian 12's ``/usr/bin/python3`` (38.0.4), 41.0.7

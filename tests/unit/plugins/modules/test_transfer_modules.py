@@ -1,6 +1,6 @@
 """certificate_export and certificate_import run as Ansible runs them: a process given an arguments file.
 
-The bad-input corpus of issue 3 section 3 goes through the import module too: each case must end in
+The bad-input corpus of pfx_corpus.py goes through the import module too: each case must end in
 a clean failure (failed, a message naming the file, the problem and the fix, no traceback, no
 password), with the store byte for byte as it was.
 """
