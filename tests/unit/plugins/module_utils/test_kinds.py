@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 import unicodedata
+from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -325,3 +329,44 @@ def test_accepted_identities_are_safe_and_stable(kind, identity):
     assert check_identity(kind, accepted) == accepted
     if kind == "master_key":
         assert accepted == accepted.lower()
+
+
+# --------------------------------------------------------------------------- the table, and every copy of it
+# ansible-doc needs static `choices:` lists, so the modules' documentation repeats the kinds; these checks fail
+# when a copy (a module's documentation, a role's argument spec, docs/certificate-kinds.md) disagrees with KINDS.
+
+_REPO = Path(kinds.__file__).resolve().parents[2]
+
+
+def _kind_choices(options: dict, where: str) -> list[tuple[str, list]]:
+    """Every `choices:` list of an option that holds a certificate kind, with where it is."""
+    found = []
+    for name, spec in (options or {}).items():
+        choices = spec.get("choices") or []
+        if name == "kind" or "database" in choices:
+            found.append(("%s.%s" % (where, name), list(choices)))
+        found.extend(_kind_choices(spec.get("suboptions") or spec.get("options") or {}, "%s.%s" % (where, name)))
+    return found
+
+
+def test_every_kind_choices_list_of_the_modules_and_roles_is_the_table():
+    found = []
+    for path in sorted((_REPO / "plugins" / "modules").glob("*.py")):
+        module = importlib.import_module("ansible_collections.passwordsecure.server.plugins.modules." + path.stem)
+        found.extend(_kind_choices(yaml.safe_load(module.DOCUMENTATION).get("options"), path.stem))
+    for path in sorted((_REPO / "roles").glob("*/meta/argument_specs.yml")):
+        for entry, spec in yaml.safe_load(path.read_text())["argument_specs"].items():
+            found.extend(_kind_choices(spec.get("options"), "%s/%s" % (path.parts[-3], entry)))
+    assert len(found) >= 7  # the seven lists of the modules' documentation
+    assert [where for where, choices in found if choices != list(kinds.KIND_NAMES)] == []
+
+
+def test_docs_certificate_kinds_has_one_row_per_kind_with_its_subject_and_friendly_name():
+    text = (_REPO / "docs" / "certificate-kinds.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| (.+?) \| `(.+?)`.* \| `(.+?)` \|$", text, re.MULTILINE)
+    assert [row[0] for row in rows] == list(kinds.KIND_NAMES)
+    for name, identity, subject, friendly in rows:
+        profile = kinds.KINDS[name]
+        assert subject.startswith("CN=%s," % profile.common_name), name
+        assert re.sub(r"<[^>]+>", "{identity}", friendly) == profile.friendly_name, name
+        assert identity.startswith("none") == profile.singleton, name
